@@ -1,0 +1,182 @@
+"""The interfaces through which omnitenant's layers meet.
+
+Every layer depends on these Protocols, never on another layer's classes: a Django model
+instance and a plain dataclass are both a :class:`Tenant`; the ORM-backed store of the
+Django app and a dict in a unit test are both a :class:`TenantStore`. Implementations do
+not need to subclass anything; conformance is structural and checked statically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from omnitenant_context._context import ContextState
+
+__all__ = [
+    "ContextListener",
+    "IsolationType",
+    "RequestLike",
+    "Tenant",
+    "TenantBackend",
+    "TenantResolver",
+    "TenantStore",
+]
+
+
+class IsolationType(StrEnum):
+    """Where a tenant's data lives. Chosen per tenant, so one deployment can mix them."""
+
+    SCHEMA = "schema"
+    """A PostgreSQL schema of its own inside the shared database."""
+
+    DATABASE = "database"
+    """A database of its own (PostgreSQL or an SQLite file)."""
+
+
+@runtime_checkable
+class Tenant(Protocol):
+    """What every layer may read of a tenant.
+
+    The members are read-only, so a frozen dataclass, a named tuple or a Django model
+    with the same attributes all conform. Implementations must keep every value stable
+    for the lifetime of the object: layers cache what they derive from it.
+    """
+
+    @property
+    def tenant_id(self) -> str:
+        """The tenant's unique, immutable identifier; it obeys :func:`check_identifier`."""
+        ...
+
+    @property
+    def isolation_type(self) -> str:
+        """One of the :class:`IsolationType` values."""
+        ...
+
+    @property
+    def schema_name(self) -> str:
+        """The PostgreSQL schema that holds the tenant's tables (schema isolation)."""
+        ...
+
+    @property
+    def database_alias(self) -> str:
+        """The connection alias of the tenant's own database (database isolation)."""
+        ...
+
+    @property
+    def cache_namespace(self) -> str:
+        """The prefix that separates the tenant's cache keys from everyone else's."""
+        ...
+
+
+@runtime_checkable
+class TenantStore(Protocol):
+    """Finds tenants without knowing how they are stored.
+
+    Resolvers and the Celery worker ask a store; the Django app supplies one backed by
+    the ORM. A store returns only tenants that may be used now: a suspended or deleted
+    tenant is ``None``, exactly like an unknown one.
+    """
+
+    def get_by_id(self, tenant_id: str) -> Tenant | None:
+        """Return the usable tenant whose id is ``tenant_id``, or ``None``."""
+        ...
+
+    def get_by_domain(self, domain: str) -> Tenant | None:
+        """Return the usable tenant that owns the normalised host ``domain``, or ``None``.
+
+        ``domain`` is already normalised by the caller: lower case, no port, no trailing
+        dot, IDNA-encoded.
+        """
+        ...
+
+
+@runtime_checkable
+class RequestLike(Protocol):
+    """The little of an HTTP request that a resolver reads.
+
+    Django's ``HttpRequest`` conforms as it is; so does a small object built from an
+    ASGI scope or in a test.
+    """
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        """The request headers; lookups must be case-insensitive, as in HTTP."""
+        ...
+
+    @property
+    def path(self) -> str:
+        """The URL path, starting with ``/``, without the query string."""
+        ...
+
+    def get_host(self) -> str:
+        """The host the client asked for, possibly with a port."""
+        ...
+
+
+@runtime_checkable
+class TenantResolver(Protocol):
+    """Decides which tenant a request is for."""
+
+    def resolve(self, request: RequestLike) -> Tenant | None:
+        """Return the request's tenant, or ``None`` when the request names no tenant.
+
+        A resolver must not raise for a request from an unknown tenant (that is
+        ``None``); it raises :class:`~omnitenant_context.InvalidHost` only when the
+        request itself is malformed.
+        """
+        ...
+
+
+@runtime_checkable
+class TenantBackend(Protocol):
+    """Creates, activates, migrates and deletes the storage of one tenant.
+
+    There is one implementation per isolation model. Every method acts on the tenant the
+    backend was built for.
+    """
+
+    def create(self, *, run_migrations: bool = True) -> None:
+        """Provision the tenant's storage, all or nothing.
+
+        Raises:
+            ProvisioningError: Provisioning failed; nothing it made is left behind.
+        """
+        ...
+
+    def activate(self) -> None:
+        """Make the tenant's storage ready for use in the current context."""
+        ...
+
+    def deactivate(self) -> None:
+        """Undo :meth:`activate`."""
+        ...
+
+    def migrate(self) -> None:
+        """Apply outstanding migrations to the tenant's storage."""
+        ...
+
+    def delete(self, *, drop_data: bool = False) -> None:
+        """Retire the tenant's storage.
+
+        Nothing is dropped unless ``drop_data`` is true; shared storage (the public
+        schema, the master database) is never dropped.
+        """
+        ...
+
+
+@runtime_checkable
+class ContextListener(Protocol):
+    """Hears every change of the tenant context, for layers that must act eagerly.
+
+    Isolation itself is lazy (the database engine, router and cache read the context when
+    they need it); listeners exist for side effects such as sending signals or logging.
+    A listener runs synchronously inside the ``with`` statement that changed the context,
+    so it must be fast and must not change the context itself.
+    """
+
+    def context_changed(self, previous: ContextState, current: ContextState) -> None:
+        """Called after the context changed from ``previous`` to ``current``."""
+        ...
