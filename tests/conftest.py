@@ -7,9 +7,12 @@ CI), where a missing service fails every such test instead of hiding it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
+from collections.abc import Callable, Iterator
 from functools import cache
+from typing import Any
 
 import pytest
 
@@ -53,3 +56,63 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         if services_required():
             pytest.fail(f"{message} and OMNITENANT_REQUIRE_SERVICES=1", pytrace=False)
         pytest.skip(message)
+
+
+@pytest.fixture
+def live_db(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """Database access without a wrapping transaction, as in production.
+
+    Tenant provisioning runs DDL, creates databases and opens connections of its own,
+    which a test transaction cannot contain. Tests using this fixture clean up after
+    themselves (the ``tenant_factory`` fixture drops what it created).
+    """
+    with django_db_blocker.unblock():
+        yield
+
+
+@pytest.fixture
+def tenant_factory(live_db: None) -> Iterator[Callable[..., Any]]:
+    """Create tenants through the API reference's programmatic path; drop them after."""
+    from django_omnitenant.utils import get_tenant_backend, get_tenant_model
+
+    created: list[Any] = []
+
+    def create(tenant_id: str, isolation_type: str = "schema", **fields: Any) -> Any:
+        tenant_model = get_tenant_model()
+        tenant = tenant_model.objects.create(
+            tenant_id=tenant_id, name=fields.pop("name", tenant_id.title()),
+            isolation_type=isolation_type, **fields,
+        )
+        created.append(tenant)
+        get_tenant_backend(tenant).create(run_migrations=True)
+        return tenant
+
+    yield create
+    from omnitenant_context import ProvisioningError
+
+    for tenant in reversed(created):
+        with contextlib.suppress(ProvisioningError):  # a test may have dropped it already
+            get_tenant_backend(tenant).delete(drop_data=True)
+        type(tenant).objects.filter(pk=tenant.pk).delete()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(
+    request: pytest.FixtureRequest,
+    django_test_environment: None,
+    django_db_blocker: Any,
+) -> Iterator[None]:
+    """Create the test master database for every test that touches a database.
+
+    pytest-django creates only the databases named by ``django_db`` markers; tests on
+    ``live_db`` carry none, so the master database is always set up here.
+    """
+    from django.test.utils import setup_databases, teardown_databases
+
+    with django_db_blocker.unblock():
+        config = setup_databases(
+            verbosity=request.config.option.verbose, interactive=False, aliases={"default"}
+        )
+    yield
+    with django_db_blocker.unblock():
+        teardown_databases(config, verbosity=request.config.option.verbose)

@@ -1,16 +1,55 @@
-"""Django settings for the omnitenant test suite."""
+"""Django settings for the omnitenant test suite.
+
+The master database is the PostgreSQL server of this machine (through the omnitenant
+engine); pytest-django creates and drops its test database. Database tenants on SQLite
+write their files under a per-run temporary directory.
+"""
 
 from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
 
 SECRET_KEY = "omnitenant-tests-only-not-a-secret"  # noqa: S105 - fixed key for tests
 DEBUG = False
 USE_TZ = True
 ALLOWED_HOSTS = ["*"]
+BASE_DIR = Path(__file__).resolve().parent
 INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.auth",
+    "django_omnitenant",
+    "tests.testapp",
+    "tests.tenantapp",
 ]
+
+# One test database name per interpreter, so two matrix envs never share one.
+_RUN = f"py{sys.version_info.major}{sys.version_info.minor}"
 DATABASES = {
-    "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"},
+    "default": {
+        "ENGINE": "omnitenant_backends.postgresql",
+        "NAME": "omnitenant",
+        "HOST": os.environ.get("OMNITENANT_PGHOST", "127.0.0.1"),
+        "PORT": 5432,
+        "USER": os.environ.get("OMNITENANT_PGUSER", "postgres"),
+        "TEST": {"NAME": f"test_omnitenant_{_RUN}"},
+    },
 }
+DATABASE_ROUTERS = ["django_omnitenant.routers.TenantRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+OMNITENANT_CONFIG = {
+    "TENANT_MODEL": "testapp.Tenant",
+    "DOMAIN_MODEL": "testapp.Domain",
+    "PUBLIC_HOST": "example.test",
+    "MASTER_APPS": ["testapp"],
+    "TENANT_APPS": ["tenantapp"],
+    "SHARED_APPS": ["contenttypes", "auth", "django_omnitenant"],
+    "SQLITE_DIRECTORY": str(Path(tempfile.gettempdir()) / f"omnitenant-tests-{_RUN}"),
+}
+
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+}

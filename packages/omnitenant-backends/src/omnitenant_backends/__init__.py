@@ -1,7 +1,28 @@
-"""Isolation backends for omnitenant:
-PostgreSQL schema, database per tenant and tenant-scoped cache.
+"""Isolation backends for omnitenant.
+
+PostgreSQL schema per tenant, database per tenant (PostgreSQL or SQLite) and a
+tenant-scoped cache, behind the :class:`omnitenant_context.TenantBackend` interface.
 """
 
 from omnitenant_backends.__about__ import __version__
+from omnitenant_backends._base import BaseTenantBackend
+from omnitenant_backends._scope import exclusive_schema, is_schema_exclusive
+from omnitenant_backends.database import (
+    DatabaseTenantBackend,
+    is_tenant_database_alias,
+    tenant_database_alias,
+    tenant_database_settings,
+)
+from omnitenant_backends.schema import SchemaTenantBackend
 
-__all__ = ["__version__"]
+__all__ = [
+    "BaseTenantBackend",
+    "DatabaseTenantBackend",
+    "SchemaTenantBackend",
+    "__version__",
+    "exclusive_schema",
+    "is_schema_exclusive",
+    "is_tenant_database_alias",
+    "tenant_database_alias",
+    "tenant_database_settings",
+]

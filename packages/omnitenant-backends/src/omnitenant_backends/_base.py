@@ -1,0 +1,140 @@
+"""What every isolation backend shares: the create / migrate / delete life cycle."""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any, ClassVar
+
+from django.core.management import call_command
+from django.db import models
+
+from omnitenant_backends.conf import omnitenant_settings
+from omnitenant_backends.signals import tenant_created, tenant_deleted, tenant_migrated
+from omnitenant_context import (
+    ProvisioningError,
+    Tenant,
+    TenantContext,
+    TenantScope,
+    check_identifier,
+)
+
+__all__ = ["BaseTenantBackend"]
+
+logger = logging.getLogger("omnitenant.backends")
+
+
+class BaseTenantBackend(ABC):
+    """The life cycle of one tenant's storage; one subclass per isolation model.
+
+    ``create()`` is all or nothing: when provisioning, migrating or a ``tenant_created``
+    receiver fails, the backend removes whatever it made and also deletes the tenant's row
+    from the master database (when the tenant is a saved model instance), then raises
+    :class:`~omnitenant_context.ProvisioningError` with the original error as its cause.
+    ``delete()`` drops nothing unless asked with ``drop_data=True``.
+    """
+
+    #: The :class:`~omnitenant_context.IsolationType` value this backend serves.
+    isolation_type: ClassVar[str]
+
+    def __init__(self, tenant: Tenant) -> None:
+        check_identifier(tenant.tenant_id, what="tenant id")
+        self.tenant = tenant
+        self._active_scope: TenantScope | None = None
+
+    # -- life cycle -------------------------------------------------------------------
+
+    def create(self, *, run_migrations: bool = True) -> None:
+        """Provision the tenant's storage (and run its migrations), all or nothing."""
+        tenant_id = self.tenant.tenant_id
+        logger.info("creating tenant %s (%s)", tenant_id, self.isolation_type)
+        try:
+            with self._provisioning_transaction():
+                self._provision(run_migrations=run_migrations)
+                tenant_created.send(sender=type(self.tenant), tenant=self.tenant)
+        except Exception as exc:
+            cleanup_failures: list[str] = []
+            for cleanup in (self._rollback_provisioning, self._discard_record):
+                try:
+                    cleanup()
+                except Exception as cleanup_exc:  # reported in the error raised below
+                    logger.exception("cleaning up failed tenant %s", tenant_id)
+                    cleanup_failures.append(f"{cleanup.__name__}: {cleanup_exc}")
+            message = f"Creating tenant {tenant_id!r} failed and was rolled back: {exc}"
+            if cleanup_failures:
+                message = (
+                    f"Creating tenant {tenant_id!r} failed ({exc}), and cleaning up failed "
+                    f"too ({'; '.join(cleanup_failures)}): remove what is left by hand."
+                )
+            raise ProvisioningError(message) from exc
+
+    def migrate(self, **options: Any) -> None:
+        """Apply outstanding migrations (``options`` go to Django's ``migrate``)."""
+        with TenantContext.use_tenant(self.tenant):
+            self._run_migrate(**options)
+        tenant_migrated.send(sender=type(self.tenant), tenant=self.tenant)
+
+    def delete(self, *, drop_data: bool = False) -> None:
+        """Retire the tenant's storage; its data is dropped only with ``drop_data=True``."""
+        if drop_data:
+            logger.warning("dropping the data of tenant %s", self.tenant.tenant_id)
+            self._drop()
+        tenant_deleted.send(sender=type(self.tenant), tenant=self.tenant, dropped=drop_data)
+
+    def activate(self) -> None:
+        """Enter the tenant in the current context, until :meth:`deactivate`.
+
+        Prefer ``with TenantContext.use_tenant(tenant):``, which cannot forget to leave.
+        """
+        if self._active_scope is not None:
+            raise RuntimeError(f"Tenant {self.tenant.tenant_id!r} is already activated.")
+        scope = TenantContext.use_tenant(self.tenant)
+        scope.__enter__()
+        self._active_scope = scope
+
+    def deactivate(self) -> None:
+        """Leave the tenant entered by :meth:`activate`."""
+        scope, self._active_scope = self._active_scope, None
+        if scope is None:
+            raise RuntimeError(f"Tenant {self.tenant.tenant_id!r} was not activated.")
+        scope.__exit__(None, None, None)
+
+    # -- for subclasses ---------------------------------------------------------------
+
+    def _provisioning_transaction(self) -> AbstractContextManager[object]:
+        """The transaction around provisioning; none unless the storage has one."""
+        return nullcontext()
+
+    @abstractmethod
+    def _provision(self, *, run_migrations: bool) -> None:
+        """Create the storage (and migrate it). Raise on any failure."""
+
+    @abstractmethod
+    def _rollback_provisioning(self) -> None:
+        """Remove whatever a failed :meth:`_provision` may have left."""
+
+    @abstractmethod
+    def _drop(self) -> None:
+        """Drop the tenant's storage and data."""
+
+    def _migrate_database_alias(self) -> str:
+        return omnitenant_settings().master_database
+
+    def _run_migrate(self, **options: Any) -> None:
+        options.setdefault("verbosity", 0)
+        call_command(
+            "migrate",
+            database=self._migrate_database_alias(),
+            interactive=False,
+            skip_checks=True,
+            **options,
+        )
+
+    def _discard_record(self) -> None:
+        tenant = self.tenant
+        if not isinstance(tenant, models.Model) or tenant.pk is None:
+            return
+        master = omnitenant_settings().master_database
+        with TenantContext.use_master_db():
+            type(tenant)._default_manager.using(master).filter(pk=tenant.pk).delete()

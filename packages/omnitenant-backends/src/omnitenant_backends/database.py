@@ -1,0 +1,262 @@
+"""Database per tenant: each tenant has a database of its own (PostgreSQL or SQLite).
+
+A tenant's connection alias is registered with Django's connection handler the first time
+the tenant is used in a process, built from the tenant's stored ``database_config`` merged
+over ``OMNITENANT_CONFIG['DATABASE_DEFAULTS']``. ``settings.DATABASES`` is never edited:
+the handler gets a private copy of it the first time an alias is added. Per thread, at
+most ``MAX_OPEN_TENANT_CONNECTIONS`` tenant connections stay open; the least recently
+used one is closed when another tenant needs a connection.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import connections
+from django.db.utils import load_backend
+from psycopg import sql
+
+from omnitenant_backends._base import BaseTenantBackend
+from omnitenant_backends.conf import OmnitenantConfigurationError, omnitenant_settings
+from omnitenant_backends.postgresql.base import TENANT_DATABASE_FLAG
+from omnitenant_context import IsolationType, Tenant, TenantContext, check_identifier
+
+__all__ = [
+    "DatabaseTenantBackend",
+    "is_tenant_database_alias",
+    "tenant_database_alias",
+    "tenant_database_settings",
+]
+
+logger = logging.getLogger("omnitenant.backends")
+
+_SQLITE_ENGINE = "django.db.backends.sqlite3"
+_POSTGRES_ENGINES = frozenset(
+    {
+        "django.db.backends.postgresql",
+        "omnitenant_backends.postgresql",
+        "django_omnitenant.backends.postgresql",
+    }
+)
+# Databases that exist on every PostgreSQL server and must never be created or dropped.
+_SYSTEM_DATABASES = frozenset({"postgres", "template0", "template1"})
+
+_registry_lock = threading.Lock()
+# Aliases this process registered, with the settings dict they were registered with.
+_registered: dict[str, dict[str, Any]] = {}
+_recent = threading.local()
+
+
+def is_tenant_database_alias(alias: str) -> bool:
+    """Tell whether ``alias`` is a tenant's own database alias registered by omnitenant."""
+    return alias in _registered
+
+
+def tenant_database_settings(tenant: Tenant) -> dict[str, Any]:
+    """The Django ``DATABASES`` entry of ``tenant``'s own database.
+
+    ``database_config`` of the tenant (when it has one) is merged over
+    ``DATABASE_DEFAULTS``; without an ``ENGINE`` the tenant gets an SQLite file named after
+    its id in ``SQLITE_DIRECTORY``.
+    """
+    conf = omnitenant_settings()
+    own: dict[str, Any] = dict(getattr(tenant, "database_config", None) or {})
+    merged: dict[str, Any] = {**conf.database_defaults, **own}
+    engine = merged.setdefault("ENGINE", _SQLITE_ENGINE)
+    if engine == _SQLITE_ENGINE:
+        merged.setdefault("NAME", str(sqlite_directory() / f"{tenant.tenant_id}.sqlite3"))
+    elif engine in _POSTGRES_ENGINES:
+        merged.setdefault("NAME", tenant.tenant_id)
+        check_identifier(merged["NAME"], what="database name")
+        # The omnitenant engine, so use_schema() also works inside database tenants.
+        merged["ENGINE"] = "omnitenant_backends.postgresql"
+    merged[TENANT_DATABASE_FLAG] = tenant.tenant_id
+    return merged
+
+
+def sqlite_directory() -> Path:
+    """Where SQLite tenant files live (``OMNITENANT_CONFIG['SQLITE_DIRECTORY']``)."""
+    conf = omnitenant_settings()
+    if conf.sqlite_directory is not None:
+        return conf.sqlite_directory
+    master = settings.DATABASES[conf.master_database]
+    name = str(master.get("NAME") or "")
+    if master.get("ENGINE") == _SQLITE_ENGINE and name and not name.startswith(":memory:"):
+        return Path(name).resolve().parent / "tenants"
+    base_dir = getattr(settings, "BASE_DIR", None)
+    if base_dir is None:
+        raise OmnitenantConfigurationError(
+            "Set OMNITENANT_CONFIG['SQLITE_DIRECTORY'] (or BASE_DIR): omnitenant needs a "
+            "directory for the SQLite files of database tenants."
+        )
+    return Path(base_dir) / "tenants"
+
+
+def tenant_database_alias(tenant: Tenant) -> str:
+    """Return ``tenant``'s connection alias, registering it in this process if needed.
+
+    Cheap when warm (two dictionary look-ups): the router calls it for every query.
+    """
+    alias = tenant.database_alias
+    if alias not in _registered:
+        _register(alias, tenant)
+    _touch(alias)
+    return alias
+
+
+def _register(alias: str, tenant: Tenant) -> None:
+    conf = omnitenant_settings()
+    if alias == conf.master_database or alias in settings.DATABASES:
+        raise OmnitenantConfigurationError(
+            f"Tenant {tenant.tenant_id!r} would use the alias {alias!r}, which "
+            "settings.DATABASES already defines; rename that database alias."
+        )
+    entry = tenant_database_settings(tenant)
+    with _registry_lock:
+        if alias in _registered:
+            return
+        handler_settings = connections.settings
+        if handler_settings is settings.DATABASES:
+            # First registration: give the handler its own copy, so settings.DATABASES
+            # (shared by everything that reads settings) is never edited.
+            handler_settings = dict(handler_settings)
+            connections.__dict__["settings"] = handler_settings
+        # Let Django fill in its defaults (TEST, OPTIONS, TIME_ZONE, ...) as it does for
+        # the configured databases.
+        handler_settings[alias] = connections.configure_settings({alias: entry})[alias]
+        _registered[alias] = handler_settings[alias]
+    logger.debug("registered database alias %s", alias)
+
+
+def _touch(alias: str) -> None:
+    recent: OrderedDict[str, None] | None = getattr(_recent, "aliases", None)
+    if recent is None:
+        recent = _recent.aliases = OrderedDict()
+    if alias in recent:
+        recent.move_to_end(alias)
+        return
+    recent[alias] = None
+    limit = omnitenant_settings().max_open_tenant_connections
+    while len(recent) > limit:
+        oldest, _ = recent.popitem(last=False)
+        connection = connections[oldest]
+        if connection.in_atomic_block:
+            # Never close a connection inside a transaction; keep it and retry later.
+            recent[oldest] = None
+            recent.move_to_end(oldest, last=False)
+            break
+        connection.close()
+
+
+def _unregister(alias: str) -> None:
+    with _registry_lock:
+        _registered.pop(alias, None)
+        connections.settings.pop(alias, None)
+    recent: OrderedDict[str, None] | None = getattr(_recent, "aliases", None)
+    if recent is not None:
+        recent.pop(alias, None)
+
+
+class DatabaseTenantBackend(BaseTenantBackend):
+    """Database-per-tenant isolation, on PostgreSQL (``CREATE DATABASE``) or SQLite."""
+
+    isolation_type = IsolationType.DATABASE
+
+    @property
+    def settings_dict(self) -> dict[str, Any]:
+        return tenant_database_settings(self.tenant)
+
+    def _migrate_database_alias(self) -> str:
+        return tenant_database_alias(self.tenant)
+
+    def activate(self) -> None:
+        tenant_database_alias(self.tenant)
+        super().activate()
+
+    def _provision(self, *, run_migrations: bool) -> None:
+        self._created = False
+        entry = self.settings_dict
+        self._refuse_shared(entry)
+        if entry["ENGINE"] == _SQLITE_ENGINE:
+            path = Path(entry["NAME"])
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # "x" mode: fails if the file exists, so an existing database is never
+            # adopted (and never removed by a rollback).
+            with path.open("x"):
+                pass
+        else:
+            statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(entry["NAME"]))
+            template = omnitenant_settings().postgres_template_database
+            if template:
+                template_name = check_identifier(template, what="template database")
+                statement = sql.SQL("{} TEMPLATE {}").format(
+                    statement, sql.Identifier(template_name)
+                )
+            _execute_on_server(entry, statement)
+        self._created = True
+        if run_migrations:
+            with TenantContext.use_tenant(self.tenant):
+                self._run_migrate()
+
+    def _rollback_provisioning(self) -> None:
+        if getattr(self, "_created", False):
+            self._drop()
+
+    def _drop(self) -> None:
+        entry = self.settings_dict
+        self._refuse_shared(entry)
+        alias = self.tenant.database_alias
+        if alias in _registered:
+            connections[alias].close()
+            _unregister(alias)
+        if entry["ENGINE"] == _SQLITE_ENGINE:
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(entry["NAME"] + suffix).unlink(missing_ok=True)
+            return
+        _execute_on_server(
+            entry,
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(entry["NAME"])
+            ),
+        )
+
+    @staticmethod
+    def _refuse_shared(entry: dict[str, Any]) -> None:
+        """Refuse a tenant database that is the master's, or a PostgreSQL system one."""
+        for alias, configured in settings.DATABASES.items():
+            same_server = (
+                configured.get("ENGINE") == entry["ENGINE"]
+                or {configured.get("ENGINE"), entry["ENGINE"]} <= _POSTGRES_ENGINES
+            ) and (configured.get("HOST") or "", str(configured.get("PORT") or "")) == (
+                entry.get("HOST") or "",
+                str(entry.get("PORT") or ""),
+            )
+            if same_server and str(configured.get("NAME")) == str(entry["NAME"]):
+                raise OmnitenantConfigurationError(
+                    f"The tenant database {entry['NAME']!r} is the configured database "
+                    f"{alias!r}; a tenant can never create or drop it."
+                )
+        if entry["ENGINE"] != _SQLITE_ENGINE and entry["NAME"] in _SYSTEM_DATABASES:
+            raise OmnitenantConfigurationError(
+                f"{entry['NAME']!r} is a PostgreSQL system database; choose another name."
+            )
+
+
+def _execute_on_server(entry: dict[str, Any], statement: sql.Composable) -> None:
+    """Run ``statement`` on the tenant's PostgreSQL server, outside any transaction.
+
+    ``CREATE DATABASE`` and ``DROP DATABASE`` cannot run in a transaction block, and the
+    tenant's server need not be the master's: connect with the tenant's own settings to
+    the server's maintenance database.
+    """
+    wrapper = load_backend(entry["ENGINE"]).DatabaseWrapper(entry, "omnitenant_admin")
+    try:
+        with wrapper._nodb_cursor() as cursor:
+            cursor.execute(statement)
+    finally:
+        wrapper.close()

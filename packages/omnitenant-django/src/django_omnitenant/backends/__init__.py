@@ -1,0 +1,5 @@
+"""The isolation backends, under the import paths of the API reference."""
+
+from omnitenant_backends import BaseTenantBackend, DatabaseTenantBackend, SchemaTenantBackend
+
+__all__ = ["BaseTenantBackend", "DatabaseTenantBackend", "SchemaTenantBackend"]

@@ -1,0 +1,5 @@
+"""``BaseTenantBackend``: see :class:`omnitenant_backends.BaseTenantBackend`."""
+
+from omnitenant_backends import BaseTenantBackend
+
+__all__ = ["BaseTenantBackend"]

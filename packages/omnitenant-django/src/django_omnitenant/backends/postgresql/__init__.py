@@ -1,0 +1,1 @@
+"""The PostgreSQL engine; ``ENGINE = "django_omnitenant.backends.postgresql"`` works too."""

@@ -1,0 +1,132 @@
+"""System checks: catch a misconfiguration at start-up, with how to fix it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Warning
+
+from omnitenant_backends.conf import DEFAULTS, OmnitenantConfigurationError, omnitenant_settings
+
+__all__ = ["check_configuration"]
+
+_ROUTER = "django_omnitenant.routers.TenantRouter"
+_SCHEMA_ENGINE = "omnitenant_backends.postgresql"
+
+
+def check_configuration(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """The ``omnitenant`` system checks (``manage.py check`` runs them)."""
+    try:
+        conf = omnitenant_settings()
+    except OmnitenantConfigurationError as exc:
+        return [Error(str(exc), id="omnitenant.E001")]
+    messages: list[CheckMessage] = []
+    for key in ("TENANT_MODEL", "DOMAIN_MODEL"):
+        label = conf.raw[key]
+        if not label:
+            messages.append(
+                Error(
+                    f"OMNITENANT_CONFIG['{key}'] is not set.",
+                    hint="Set it to your model, as 'app_label.ModelName'.",
+                    id="omnitenant.E002",
+                )
+            )
+            continue
+        try:
+            apps.get_model(label)
+        except (LookupError, ValueError):
+            messages.append(
+                Error(
+                    f"OMNITENANT_CONFIG['{key}'] = {label!r} is not an installed model.",
+                    hint="Check the app label and model name, and INSTALLED_APPS.",
+                    id="omnitenant.E003",
+                )
+            )
+    messages.extend(_check_scopes(conf.master_apps, conf.tenant_apps, conf.shared_apps))
+    if conf.tenant_model and "." in conf.tenant_model:
+        tenant_app = conf.tenant_model.split(".", 1)[0]
+        if conf.app_scope(tenant_app) != "master":
+            messages.append(
+                Error(
+                    f"The app {tenant_app!r} holds the tenant model but its scope is "
+                    f"{conf.app_scope(tenant_app)!r}.",
+                    hint=f"Add {tenant_app!r} to OMNITENANT_CONFIG['MASTER_APPS'].",
+                    id="omnitenant.E004",
+                )
+            )
+    if _ROUTER not in settings.DATABASE_ROUTERS:
+        messages.append(
+            Error(
+                "The omnitenant database router is not installed.",
+                hint=f"Add {_ROUTER!r} to DATABASE_ROUTERS.",
+                id="omnitenant.E005",
+            )
+        )
+    master = settings.DATABASES.get(conf.master_database)
+    if master is None:
+        messages.append(
+            Error(
+                f"OMNITENANT_CONFIG['MASTER_DATABASE'] = {conf.master_database!r} is not in "
+                "DATABASES.",
+                id="omnitenant.E006",
+            )
+        )
+    elif master.get("ENGINE") == "django.db.backends.postgresql":
+        messages.append(
+            Warning(
+                "The master database uses Django's PostgreSQL engine: schema tenants "
+                "will not get their search_path.",
+                hint=f"Set its ENGINE to {_SCHEMA_ENGINE!r}.",
+                id="omnitenant.W001",
+            )
+        )
+    unscoped = sorted(
+        config.label
+        for config in apps.get_app_configs()
+        if config.label not in conf.master_apps | conf.tenant_apps | conf.shared_apps
+        and config.models_module is not None
+        and config.label != "django_omnitenant"
+    )
+    if unscoped and conf.raw.get("DEFAULT_APP_SCOPE") == DEFAULTS["DEFAULT_APP_SCOPE"]:
+        messages.append(
+            Warning(
+                f"These apps have no scope and default to 'shared' (in the master and in "
+                f"every tenant): {', '.join(unscoped)}.",
+                hint="List each app in MASTER_APPS, TENANT_APPS or SHARED_APPS, or set "
+                "DEFAULT_APP_SCOPE explicitly to silence this warning.",
+                id="omnitenant.W002",
+            )
+        )
+    return messages
+
+
+def _check_scopes(
+    master: frozenset[str], tenant: frozenset[str], shared: frozenset[str]
+) -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
+    for first, second, names in (
+        ("MASTER_APPS", "TENANT_APPS", master & tenant),
+        ("MASTER_APPS", "SHARED_APPS", master & shared),
+        ("TENANT_APPS", "SHARED_APPS", tenant & shared),
+    ):
+        if names:
+            messages.append(
+                Error(
+                    f"The apps {sorted(names)} are in both {first} and {second}.",
+                    hint="Give each app exactly one scope.",
+                    id="omnitenant.E007",
+                )
+            )
+    installed = {config.label for config in apps.get_app_configs()}
+    unknown = sorted((master | tenant | shared) - installed)
+    if unknown:
+        messages.append(
+            Error(
+                f"The scoped apps {unknown} are not installed.",
+                hint="Use app labels (the last part of the dotted path), as in INSTALLED_APPS.",
+                id="omnitenant.E008",
+            )
+        )
+    return messages

@@ -1,0 +1,40 @@
+"""omnitenant's settings (``OMNITENANT_CONFIG``); see :mod:`omnitenant_backends.conf`.
+
+Every key, its default and its effect::
+
+    OMNITENANT_CONFIG = {
+        "TENANT_MODEL": "myapp.Tenant",        # required: your BaseTenant subclass
+        "DOMAIN_MODEL": "myapp.Domain",        # required: your BaseDomain subclass
+        "PUBLIC_HOST": None,                   # host served without a tenant
+        "PUBLIC_TENANT_NAME": "public",        # the shared PostgreSQL schema
+        "MASTER_TENANT_NAME": "master",        # name of the master scope in commands
+        "MASTER_DATABASE": "default",          # alias of the master database
+        "TENANT_RESOLVER": "django_omnitenant.resolvers.CustomDomainTenantResolver",
+        "MASTER_APPS": (), "TENANT_APPS": (), "SHARED_APPS": (),   # app scopes
+        "DEFAULT_APP_SCOPE": "shared",         # scope of apps in none of the lists
+        "SCHEMA_TEMPLATE": "omnitenant_template",   # schema cloned for new tenants
+        "CLONE_SCHEMA_TEMPLATE": True,         # False: run migrations for each tenant
+        "DATABASE_DEFAULTS": {},               # merged under each tenant's database_config
+        "SQLITE_DIRECTORY": None,              # where SQLite tenant files go
+        "POSTGRES_TEMPLATE_DATABASE": None,    # CREATE DATABASE ... TEMPLATE this
+        "MAX_OPEN_TENANT_CONNECTIONS": 32,     # per thread, least recently used closed
+    }
+
+The values are re-read when ``override_settings`` changes ``OMNITENANT_CONFIG``.
+"""
+
+from omnitenant_backends.conf import (
+    DEFAULTS,
+    AppScope,
+    OmnitenantConfigurationError,
+    OmnitenantSettings,
+    omnitenant_settings,
+)
+
+__all__ = [
+    "DEFAULTS",
+    "AppScope",
+    "OmnitenantConfigurationError",
+    "OmnitenantSettings",
+    "omnitenant_settings",
+]

@@ -1,0 +1,234 @@
+"""``BaseTenant`` and ``BaseDomain``: the abstract models a project subclasses.
+
+::
+
+    # myapp/models.py
+    from django_omnitenant.models import BaseDomain, BaseTenant
+
+    class Tenant(BaseTenant):
+        pass
+
+    class Domain(BaseDomain):
+        pass
+
+    # settings.py
+    OMNITENANT_CONFIG = {"TENANT_MODEL": "myapp.Tenant", "DOMAIN_MODEL": "myapp.Domain", ...}
+
+Identifiers are checked on every save path, not only in forms: ``save()`` (and therefore
+``objects.create()``), ``bulk_create()`` and ``update()`` all refuse an invalid tenant id or
+schema name, and ``update()`` refuses to rename a tenant's storage at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, ClassVar, Self, TypeVar
+
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from django_omnitenant.constants import IsolationType, TenantStatus
+from django_omnitenant.validators import validate_domain, validate_schema_name, validate_tenant_id
+from omnitenant_backends.conf import OmnitenantConfigurationError, omnitenant_settings
+from omnitenant_context import InvalidHost
+from omnitenant_resolvers import normalize_host
+
+__all__ = [
+    "BaseDomain",
+    "BaseTenant",
+    "DomainManager",
+    "DomainQuerySet",
+    "TenantManager",
+    "TenantQuerySet",
+]
+
+_T = TypeVar("_T", bound="BaseTenant")
+_D = TypeVar("_D", bound="BaseDomain")
+
+# Renaming these would orphan the tenant's schema or database.
+_IMMUTABLE_FIELDS = frozenset({"tenant_id", "schema_name", "isolation_type"})
+_ISOLATION_CHOICES = [(member.value, member.name.title()) for member in IsolationType]
+_ISOLATION_VALUES = frozenset(member.value for member in IsolationType)
+
+
+class TenantQuerySet(models.QuerySet[_T]):
+    """Query set of tenants."""
+
+    def active(self) -> Self:
+        """Tenants that may be served."""
+        return self.filter(status=TenantStatus.ACTIVE)
+
+    def of_type(self, isolation_type: str) -> Self:
+        """Tenants of one isolation type."""
+        return self.filter(isolation_type=isolation_type)
+
+    def update(self, **kwargs: Any) -> int:
+        renamed = sorted(_IMMUTABLE_FIELDS & set(kwargs))
+        if renamed:
+            raise ValidationError(
+                f"{', '.join(renamed)} cannot be changed by update(): the tenant's storage "
+                "is named after it. Create a new tenant and move the data instead."
+            )
+        return super().update(**kwargs)
+
+
+class TenantManager(models.Manager[_T]):
+    """The default manager of tenant models (``Tenant.objects``)."""
+
+    def get_queryset(self) -> TenantQuerySet[_T]:
+        return TenantQuerySet(self.model, using=self._db)
+
+    def active(self) -> TenantQuerySet[_T]:
+        """Tenants that may be served."""
+        return self.get_queryset().active()
+
+    def of_type(self, isolation_type: str) -> TenantQuerySet[_T]:
+        """Tenants of one isolation type."""
+        return self.get_queryset().of_type(isolation_type)
+
+    def bulk_create(self, objs: Iterable[_T], *args: Any, **kwargs: Any) -> list[_T]:
+        objs = list(objs)
+        for obj in objs:
+            obj.prepare_identifiers()
+        return super().bulk_create(objs, *args, **kwargs)
+
+
+class BaseTenant(models.Model):
+    """A customer of the deployment, with its isolation settings.
+
+    Satisfies :class:`omnitenant_context.Tenant`. ``schema_name`` defaults to the tenant
+    id; ``database_config`` holds the connection settings of a database tenant (merged
+    over ``OMNITENANT_CONFIG['DATABASE_DEFAULTS']``) and may hold a password: it is never
+    shown by omnitenant's commands, admin or logs.
+    """
+
+    tenant_id = models.CharField(
+        max_length=63,
+        unique=True,
+        validators=[validate_tenant_id],
+        help_text="Unique and permanent: lower-case letters, digits and '_'.",
+    )
+    name = models.CharField(max_length=255)
+    isolation_type = models.CharField(
+        max_length=16, choices=_ISOLATION_CHOICES, default=IsolationType.SCHEMA.value
+    )
+    schema_name = models.CharField(
+        max_length=63,
+        blank=True,
+        validators=[validate_schema_name],
+        help_text="Schema tenants: the PostgreSQL schema (defaults to the tenant id).",
+    )
+    database_config = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Database tenants: connection settings (ENGINE, NAME, HOST, ...).",
+    )
+    status = models.CharField(max_length=32, choices=TenantStatus, default=TenantStatus.ACTIVE)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects: ClassVar[TenantManager[Self]] = TenantManager()  # type: ignore[assignment]  # django-stubs cannot express a manager generic in Self
+
+    class Meta:
+        abstract = True
+        ordering = ("tenant_id",)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.tenant_id})" if self.name else self.tenant_id
+
+    @property
+    def database_alias(self) -> str:
+        """The connection alias under which the tenant's database is registered."""
+        return f"tenant_{self.tenant_id}"
+
+    @property
+    def cache_namespace(self) -> str:
+        """The prefix of the tenant's cache keys."""
+        return self.tenant_id
+
+    @property
+    def is_active(self) -> bool:
+        """Whether the tenant may be served."""
+        return self.status == TenantStatus.ACTIVE
+
+    def prepare_identifiers(self) -> None:
+        """Fill ``schema_name`` and check every identifier; raise ``ValidationError``."""
+        validate_tenant_id(self.tenant_id)
+        if self.isolation_type not in _ISOLATION_VALUES:
+            raise ValidationError(
+                f"isolation_type must be one of {sorted(_ISOLATION_VALUES)}, "
+                f"not {self.isolation_type!r}."
+            )
+        if not self.schema_name:
+            self.schema_name = self.tenant_id
+        validate_schema_name(self.schema_name)
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.prepare_identifiers()
+        super().save(*args, **kwargs)
+
+
+def _tenant_model_reference() -> str:
+    tenant_model = omnitenant_settings().tenant_model
+    if not tenant_model:
+        raise OmnitenantConfigurationError(
+            "OMNITENANT_CONFIG['TENANT_MODEL'] is not set: set it to your subclass of "
+            "django_omnitenant.models.BaseTenant, as 'app_label.ModelName'."
+        )
+    return tenant_model
+
+
+class DomainQuerySet(models.QuerySet[_D]):
+    """Query set of domains."""
+
+    def primary(self) -> Self:
+        """Only the primary domain of each tenant."""
+        return self.filter(is_primary=True)
+
+
+class DomainManager(models.Manager[_D]):
+    """The default manager of domain models."""
+
+    def get_queryset(self) -> DomainQuerySet[_D]:
+        return DomainQuerySet(self.model, using=self._db)
+
+    def primary(self) -> DomainQuerySet[_D]:
+        """Only the primary domain of each tenant."""
+        return self.get_queryset().primary()
+
+
+class BaseDomain(models.Model):
+    """A host that serves a tenant. A tenant has many domains and at most one primary.
+
+    The host is stored normalised (lower case, no port or trailing dot, IDNA), exactly as
+    the resolvers look it up.
+    """
+
+    tenant = models.ForeignKey(
+        _tenant_model_reference(), on_delete=models.CASCADE, related_name="domains"
+    )
+    domain = models.CharField(max_length=253, unique=True, validators=[validate_domain])
+    is_primary = models.BooleanField(default=False)
+
+    objects: ClassVar[DomainManager[Self]] = DomainManager()  # type: ignore[assignment]  # as on BaseTenant
+
+    class Meta:
+        abstract = True
+        ordering = ("domain",)
+        constraints = (
+            models.UniqueConstraint(
+                fields=["tenant"],
+                condition=models.Q(is_primary=True),
+                name="%(app_label)s_%(class)s_one_primary_domain",
+            ),
+        )
+
+    def __str__(self) -> str:
+        return self.domain
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        try:
+            self.domain = normalize_host(self.domain)
+        except InvalidHost as exc:
+            raise ValidationError(str(exc), code="invalid_domain") from exc
+        super().save(*args, **kwargs)

@@ -1,0 +1,86 @@
+"""The database router: sends each model to the master or the active tenant's database.
+
+Every app has a scope (``OMNITENANT_CONFIG`` ``MASTER_APPS`` / ``TENANT_APPS`` /
+``SHARED_APPS``, by app label; ``DEFAULT_APP_SCOPE`` for the rest, ``"shared"`` unless set):
+
+* ``master`` models live only in the master database (its shared schema): tenants,
+  domains, anything global. They are always routed there, inside tenants too.
+* ``tenant`` models live in every tenant and nowhere else. With no tenant active a query
+  raises :class:`~omnitenant_context.NoTenantActive` instead of reading shared data.
+* ``shared`` models live in both; they follow the active tenant, or the master without one.
+
+Schema tenants share the master connection (the engine switches ``search_path``);
+database tenants get their own connection alias, registered on first use.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+
+from omnitenant_backends import tenant_database_alias
+from omnitenant_backends.conf import omnitenant_settings
+from omnitenant_backends.database import is_tenant_database_alias
+from omnitenant_context import IsolationType, NoTenantActive, TenantContext
+
+__all__ = ["TenantRouter"]
+
+
+class TenantRouter:
+    """Add ``"django_omnitenant.routers.TenantRouter"`` to ``DATABASE_ROUTERS``."""
+
+    def _route(self, model: type[models.Model]) -> str:
+        conf = omnitenant_settings()
+        scope = conf.app_scope(model._meta.app_label)
+        if scope == "master":
+            return conf.master_database
+        state = TenantContext.get_state()
+        tenant = state.tenant
+        if tenant is None or state.master:
+            if scope == "tenant" and state.schema is None:
+                raise NoTenantActive(
+                    f"{model._meta.label} is tenant-scoped and no tenant is active: run "
+                    "the query inside TenantContext.use_tenant(tenant)."
+                )
+            return conf.master_database
+        if tenant.isolation_type == IsolationType.DATABASE:
+            return tenant_database_alias(tenant)
+        return conf.master_database
+
+    def db_for_read(self, model: type[models.Model], **hints: Any) -> str:
+        return self._route(model)
+
+    def db_for_write(self, model: type[models.Model], **hints: Any) -> str:
+        return self._route(model)
+
+    def allow_relation(self, obj1: models.Model, obj2: models.Model, **hints: Any) -> bool | None:
+        # Rows of two databases can never reference each other.
+        if obj1._state.db and obj2._state.db and obj1._state.db != obj2._state.db:
+            return False
+        return None
+
+    def allow_migrate(
+        self, db: str, app_label: str, model_name: str | None = None, **hints: Any
+    ) -> bool | None:
+        conf = omnitenant_settings()
+        scope = conf.app_scope(app_label)
+        if is_tenant_database_alias(db):
+            return scope != "master"
+        if db != conf.master_database:
+            return None
+        if migrating_tenant_schema():
+            return scope != "master"
+        return scope != "tenant"
+
+
+def migrating_tenant_schema() -> bool:
+    """Whether a migration on the master connection targets a tenant's schema now."""
+    state = TenantContext.get_state()
+    public = omnitenant_settings().public_schema
+    if state.schema is not None:
+        return state.schema != public
+    tenant = state.tenant
+    return (
+        tenant is not None and not state.master and tenant.isolation_type == IsolationType.SCHEMA
+    )
