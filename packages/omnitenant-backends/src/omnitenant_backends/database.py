@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import connections
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.utils import load_backend
 from psycopg import sql
 
@@ -126,11 +126,20 @@ def _register(alias: str, tenant: Tenant) -> None:
             # (shared by everything that reads settings) is never edited.
             handler_settings = dict(handler_settings)
             connections.__dict__["settings"] = handler_settings
-        # Let Django fill in its defaults (TEST, OPTIONS, TIME_ZONE, ...) as it does for
-        # the configured databases.
-        handler_settings[alias] = connections.configure_settings({alias: entry})[alias]
+        handler_settings[alias] = _with_django_defaults(entry)
         _registered[alias] = handler_settings[alias]
     logger.debug("registered database alias %s", alias)
+
+
+def _with_django_defaults(entry: dict[str, Any]) -> dict[str, Any]:
+    """``entry`` with Django's defaults (TEST, OPTIONS, TIME_ZONE, ...) filled in."""
+    # configure_settings insists on seeing a default alias beside the entry; it leaves
+    # that (already configured) entry as it is.
+    default = connections.settings[DEFAULT_DB_ALIAS]
+    completed: dict[str, Any] = connections.configure_settings(
+        {DEFAULT_DB_ALIAS: default, "entry": dict(entry)}
+    )["entry"]
+    return completed
 
 
 def _touch(alias: str) -> None:
@@ -139,18 +148,18 @@ def _touch(alias: str) -> None:
         recent = _recent.aliases = OrderedDict()
     if alias in recent:
         recent.move_to_end(alias)
-        return
-    recent[alias] = None
+    else:
+        recent[alias] = None
     limit = omnitenant_settings().max_open_tenant_connections
     while len(recent) > limit:
-        oldest, _ = recent.popitem(last=False)
-        connection = connections[oldest]
-        if connection.in_atomic_block:
-            # Never close a connection inside a transaction; keep it and retry later.
-            recent[oldest] = None
-            recent.move_to_end(oldest, last=False)
-            break
-        connection.close()
+        oldest = next(iter(recent))
+        if oldest in _registered:
+            connection = connections[oldest]
+            if connection.in_atomic_block:
+                # Never close a connection inside a transaction; try again next time.
+                break
+            connection.close()
+        del recent[oldest]
 
 
 def _unregister(alias: str) -> None:
@@ -228,15 +237,14 @@ class DatabaseTenantBackend(BaseTenantBackend):
     @staticmethod
     def _refuse_shared(entry: dict[str, Any]) -> None:
         """Refuse a tenant database that is the master's, or a PostgreSQL system one."""
+        # Deliberately ignores HOST and PORT ("localhost", "127.0.0.1" and "" can all
+        # be the same server): a tenant may never share a configured database's name.
         for alias, configured in settings.DATABASES.items():
-            same_server = (
-                configured.get("ENGINE") == entry["ENGINE"]
-                or {configured.get("ENGINE"), entry["ENGINE"]} <= _POSTGRES_ENGINES
-            ) and (configured.get("HOST") or "", str(configured.get("PORT") or "")) == (
-                entry.get("HOST") or "",
-                str(entry.get("PORT") or ""),
-            )
-            if same_server and str(configured.get("NAME")) == str(entry["NAME"]):
+            same_kind = configured.get("ENGINE") == entry["ENGINE"] or {
+                configured.get("ENGINE"),
+                entry["ENGINE"],
+            } <= _POSTGRES_ENGINES
+            if same_kind and str(configured.get("NAME")) == str(entry["NAME"]):
                 raise OmnitenantConfigurationError(
                     f"The tenant database {entry['NAME']!r} is the configured database "
                     f"{alias!r}; a tenant can never create or drop it."
@@ -254,7 +262,9 @@ def _execute_on_server(entry: dict[str, Any], statement: sql.Composable) -> None
     tenant's server need not be the master's: connect with the tenant's own settings to
     the server's maintenance database.
     """
-    wrapper = load_backend(entry["ENGINE"]).DatabaseWrapper(entry, "omnitenant_admin")
+    wrapper = load_backend(entry["ENGINE"]).DatabaseWrapper(
+        _with_django_defaults(entry), "omnitenant_admin"
+    )
     try:
         with wrapper._nodb_cursor() as cursor:
             cursor.execute(statement)

@@ -127,7 +127,7 @@ class BaseTenant(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects: ClassVar[TenantManager[Self]] = TenantManager()  # type: ignore[assignment]  # django-stubs cannot express a manager generic in Self
+    objects: ClassVar[TenantManager[Self]] = TenantManager()
 
     class Meta:
         abstract = True
@@ -135,6 +135,10 @@ class BaseTenant(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.tenant_id})" if self.name else self.tenant_id
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.prepare_identifiers()
+        super().save(*args, **kwargs)
 
     @property
     def database_alias(self) -> str:
@@ -162,10 +166,6 @@ class BaseTenant(models.Model):
         if not self.schema_name:
             self.schema_name = self.tenant_id
         validate_schema_name(self.schema_name)
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        self.prepare_identifiers()
-        super().save(*args, **kwargs)
 
 
 def _tenant_model_reference() -> str:
@@ -210,7 +210,7 @@ class BaseDomain(models.Model):
     domain = models.CharField(max_length=253, unique=True, validators=[validate_domain])
     is_primary = models.BooleanField(default=False)
 
-    objects: ClassVar[DomainManager[Self]] = DomainManager()  # type: ignore[assignment]  # as on BaseTenant
+    objects: ClassVar[DomainManager[Self]] = DomainManager()
 
     class Meta:
         abstract = True

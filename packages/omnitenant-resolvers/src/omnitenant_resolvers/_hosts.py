@@ -79,4 +79,6 @@ def _idna(name: str, original: str) -> str:
     try:
         return name.encode("idna").decode("ascii")
     except UnicodeError:
-        raise InvalidHost(f"The host {original[:80]!r} is not a valid international name.") from None
+        raise InvalidHost(
+            f"The host {original[:80]!r} is not a valid international name."
+        ) from None

@@ -109,26 +109,26 @@ class DatabaseWrapper(postgresql_base.DatabaseWrapper):
     def _set_search_path(self, wanted: tuple[str, ...]) -> None:
         # Unknown until the server confirmed it: a failed SET leaves the path unknown.
         self.omnitenant_search_path = None
-        assert self.connection is not None  # create_cursor runs after ensure_connection
+        # create_cursor() runs after ensure_connection(), so the connection exists.
         with self.connection.cursor() as cursor:
             cursor.execute(search_path_sql(wanted))
         self.omnitenant_search_path = wanted
 
     def _rollback(self) -> None:
         self.omnitenant_search_path = None
-        super()._rollback()
+        super()._rollback()  # type: ignore[misc]  # private hook, not in django-stubs
 
     def _savepoint(self, sid: str) -> None:
         self._path_suspended = True
         try:
-            super()._savepoint(sid)
+            super()._savepoint(sid)  # type: ignore[misc]  # private hook, not in django-stubs
         finally:
             self._path_suspended = False
 
     def _savepoint_commit(self, sid: str) -> None:
         self._path_suspended = True
         try:
-            super()._savepoint_commit(sid)
+            super()._savepoint_commit(sid)  # type: ignore[misc]  # private hook, not in django-stubs
         finally:
             self._path_suspended = False
 
@@ -137,10 +137,10 @@ class DatabaseWrapper(postgresql_base.DatabaseWrapper):
         self.omnitenant_search_path = None
         self._path_suspended = True
         try:
-            super()._savepoint_rollback(sid)
+            super()._savepoint_rollback(sid)  # type: ignore[misc]  # private hook, not in django-stubs
         finally:
             self._path_suspended = False
 
     def _close(self) -> None:
         self.omnitenant_search_path = None
-        super()._close()
+        super()._close()  # type: ignore[misc]  # private hook, not in django-stubs
