@@ -80,8 +80,10 @@ def tenant_factory(live_db: None) -> Iterator[Callable[..., Any]]:
     def create(tenant_id: str, isolation_type: str = "schema", **fields: Any) -> Any:
         tenant_model = get_tenant_model()
         tenant = tenant_model.objects.create(
-            tenant_id=tenant_id, name=fields.pop("name", tenant_id.title()),
-            isolation_type=isolation_type, **fields,
+            tenant_id=tenant_id,
+            name=fields.pop("name", tenant_id.title()),
+            isolation_type=isolation_type,
+            **fields,
         )
         created.append(tenant)
         get_tenant_backend(tenant).create(run_migrations=True)

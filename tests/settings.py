@@ -37,6 +37,9 @@ DATABASES = {
         "TEST": {"NAME": f"test_omnitenant_{_RUN}"},
     },
 }
+# A child process started by a test works on the parent's test database.
+if os.environ.get("OMNITENANT_TEST_DATABASE"):
+    DATABASES["default"]["NAME"] = os.environ["OMNITENANT_TEST_DATABASE"]
 DATABASE_ROUTERS = ["django_omnitenant.routers.TenantRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -48,8 +51,18 @@ OMNITENANT_CONFIG = {
     "TENANT_APPS": ["tenantapp"],
     "SHARED_APPS": ["contenttypes", "auth", "django_omnitenant"],
     "SQLITE_DIRECTORY": str(Path(tempfile.gettempdir()) / f"omnitenant-tests-{_RUN}"),
+    "TENANT_CACHE_ALIAS": os.environ.get("OMNITENANT_TEST_TENANT_CACHE", "default"),
 }
 
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # The real Redis of this machine, for what must be shared between processes.
+    "shared": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": "redis://127.0.0.1:6379/15",
+        "KEY_PREFIX": f"omnitenant-tests-{_RUN}",
+    },
 }
+
+ROOT_URLCONF = "tests.urls"
+MIDDLEWARE = ["django_omnitenant.middleware.TenantMiddleware"]

@@ -35,11 +35,16 @@ def _pg_config(name: str) -> dict[str, Any]:
     return {"ENGINE": PG_ENGINE, "NAME": name, "HOST": master["HOST"], "USER": master["USER"]}
 
 
-def _database_exists(name: str) -> bool:
+def _admin(dbname: str = "postgres") -> psycopg.Connection[tuple[object, ...]]:
+    """A direct connection to the test server, outside Django."""
     master = settings.DATABASES["default"]
-    with psycopg.connect(
-        host=master["HOST"], user=master["USER"], dbname="postgres", autocommit=True
-    ) as conn:
+    return psycopg.connect(
+        host=str(master["HOST"]), user=str(master["USER"]), dbname=dbname, autocommit=True
+    )
+
+
+def _database_exists(name: str) -> bool:
+    with _admin() as conn:
         row = conn.execute("SELECT count(*) FROM pg_database WHERE datname = %s", [name]).fetchone()
     return bool(row and row[0])
 
@@ -167,10 +172,7 @@ def test_existing_file_is_neither_adopted_nor_removed(live_db: None) -> None:
 
 
 def test_existing_postgres_database_is_neither_adopted_nor_dropped(live_db: None) -> None:
-    master = settings.DATABASES["default"]
-    with psycopg.connect(
-        host=master["HOST"], user=master["USER"], dbname="postgres", autocommit=True
-    ) as conn:
+    with _admin() as conn:
         conn.execute("DROP DATABASE IF EXISTS omnitenant_t_taken")
         conn.execute("CREATE DATABASE omnitenant_t_taken")
     try:
@@ -184,9 +186,7 @@ def test_existing_postgres_database_is_neither_adopted_nor_dropped(live_db: None
             get_tenant_backend(tenant).create()
         assert _database_exists("omnitenant_t_taken")
     finally:
-        with psycopg.connect(
-            host=master["HOST"], user=master["USER"], dbname="postgres", autocommit=True
-        ) as conn:
+        with _admin() as conn:
             conn.execute("DROP DATABASE IF EXISTS omnitenant_t_taken")
 
 
@@ -203,11 +203,11 @@ def test_existing_postgres_database_is_neither_adopted_nor_dropped(live_db: None
         "pg_toast",
     ],
 )
-def test_hostile_database_names_are_refused_before_anything_runs(
-    live_db: None, name: str
-) -> None:
+def test_hostile_database_names_are_refused_before_anything_runs(live_db: None, name: str) -> None:
     tenant = get_tenant_model()(
-        tenant_id="db_hostile", name="x", isolation_type="database",
+        tenant_id="db_hostile",
+        name="x",
+        isolation_type="database",
         database_config=_pg_config(name),
     )
     with pytest.raises(ProvisioningError, match=r"database name|system database|configured"):
@@ -218,7 +218,9 @@ def test_hostile_database_names_are_refused_before_anything_runs(
 def test_the_master_database_can_never_be_a_tenant_database(live_db: None) -> None:
     master_name = connections["default"].settings_dict["NAME"]
     tenant = get_tenant_model()(
-        tenant_id="db_master", name="x", isolation_type="database",
+        tenant_id="db_master",
+        name="x",
+        isolation_type="database",
         database_config=_pg_config(master_name),
     )
     with pytest.raises(ProvisioningError, match="never create or drop"):
@@ -235,3 +237,33 @@ def test_delete_keeps_data_unless_asked(tenant_factory: Callable[..., Any]) -> N
     assert path.exists()
     get_tenant_backend(tenant).delete(drop_data=True)
     assert not path.exists()
+
+
+def test_postgres_tenant_can_be_created_from_a_template_database(live_db: None) -> None:
+    with _admin() as conn:
+        conn.execute("DROP DATABASE IF EXISTS omnitenant_t_tpl_source")
+        conn.execute("CREATE DATABASE omnitenant_t_tpl_source")
+    with _admin("omnitenant_t_tpl_source") as conn:
+        conn.execute("CREATE TABLE marker (value text)")
+        conn.execute("INSERT INTO marker VALUES ('from the template')")
+    config = {**settings.OMNITENANT_CONFIG, "POSTGRES_TEMPLATE_DATABASE": "omnitenant_t_tpl_source"}
+    tenant = get_tenant_model().objects.create(
+        tenant_id="db_from_tpl",
+        name="x",
+        isolation_type="database",
+        database_config=_pg_config("omnitenant_t_db_from_tpl"),
+    )
+    try:
+        with override_settings(OMNITENANT_CONFIG=config):
+            get_tenant_backend(tenant).create(run_migrations=True)
+        with connections[tenant.database_alias].cursor() as cursor:
+            cursor.execute("SELECT value FROM marker")
+            assert cursor.fetchall() == [("from the template",)]
+        with TenantContext.use_tenant(tenant):
+            assert Note.objects.count() == 0  # migrated on top of the template
+    finally:
+        get_tenant_backend(tenant).delete(drop_data=True)
+        tenant.delete()
+        with _admin() as conn:
+            conn.execute("DROP DATABASE IF EXISTS omnitenant_t_tpl_source")
+    assert not _database_exists("omnitenant_t_db_from_tpl")

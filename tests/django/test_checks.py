@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.conf import settings
+from django.core.checks import CheckMessage
 from django.test import override_settings
 
 from django_omnitenant.checks import check_configuration
@@ -13,7 +14,7 @@ def ids(**overrides: object) -> set[str]:
     return {message.id or "" for message in _messages(**overrides)}
 
 
-def _messages(**overrides: object) -> list[object]:
+def _messages(**overrides: object) -> list[CheckMessage]:
     config = {**settings.OMNITENANT_CONFIG, **overrides}
     with override_settings(OMNITENANT_CONFIG=config):
         return list(check_configuration())

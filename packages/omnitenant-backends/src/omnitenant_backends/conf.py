@@ -8,7 +8,7 @@ router, which asks on every query.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -70,9 +70,22 @@ DEFAULTS: Final[Mapping[str, Any]] = {
     # Per thread, at most this many tenant database connections stay open; the least
     # recently used one is closed first.
     "MAX_OPEN_TENANT_CONNECTIONS": 32,
+    # The cached tenant lookup of the resolvers: seconds a found / unknown tenant stays
+    # cached, entries kept per process, the Django cache alias holding the shared
+    # invalidation version, and seconds between two reads of that version (0: every
+    # lookup; a change elsewhere is then seen by the very next request).
+    "TENANT_CACHE_TTL": 300.0,
+    "TENANT_CACHE_NEGATIVE_TTL": 30.0,
+    "TENANT_CACHE_MAX_SIZE": 10_000,
+    "TENANT_CACHE_ALIAS": "default",
+    "TENANT_CACHE_VERSION_CHECK_INTERVAL": 0.0,
+    # What the middleware does with a host that names no tenant: "not_found" answers
+    # 404, "public" serves the request without a tenant (like PUBLIC_HOST).
+    "UNKNOWN_HOST": "not_found",
 }
 
 _SCOPES: Final = ("master", "tenant", "shared")
+_UNKNOWN_HOST_CHOICES: Final = ("not_found", "public")
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +109,12 @@ class OmnitenantSettings:
     sqlite_directory: Path | None
     postgres_template_database: str | None
     max_open_tenant_connections: int
+    tenant_cache_ttl: float
+    tenant_cache_negative_ttl: float
+    tenant_cache_max_size: int
+    tenant_cache_alias: str
+    tenant_cache_version_check_interval: float
+    unknown_host: Literal["not_found", "public"]
     raw: Mapping[str, Any] = field(repr=False)
 
     def app_scope(self, app_label: str) -> AppScope:
@@ -116,8 +135,7 @@ def _load() -> OmnitenantSettings:
     unknown = sorted(set(raw) - set(DEFAULTS))
     if unknown:
         raise OmnitenantConfigurationError(
-            f"OMNITENANT_CONFIG has unknown keys {unknown}; the known keys are "
-            f"{sorted(DEFAULTS)}."
+            f"OMNITENANT_CONFIG has unknown keys {unknown}; the known keys are {sorted(DEFAULTS)}."
         )
     merged = {**DEFAULTS, **raw}
     scope = merged["DEFAULT_APP_SCOPE"]
@@ -130,6 +148,17 @@ def _load() -> OmnitenantSettings:
         raise OmnitenantConfigurationError(
             "OMNITENANT_CONFIG['MAX_OPEN_TENANT_CONNECTIONS'] must be a positive integer."
         )
+    unknown_host = merged["UNKNOWN_HOST"]
+    if unknown_host not in _UNKNOWN_HOST_CHOICES:
+        raise OmnitenantConfigurationError(
+            f"OMNITENANT_CONFIG['UNKNOWN_HOST'] is {unknown_host!r}; use one of "
+            f"{_UNKNOWN_HOST_CHOICES}."
+        )
+    for key in ("TENANT_CACHE_TTL", "TENANT_CACHE_NEGATIVE_TTL", "TENANT_CACHE_MAX_SIZE"):
+        if not isinstance(merged[key], int | float) or merged[key] <= 0:
+            raise OmnitenantConfigurationError(
+                f"OMNITENANT_CONFIG['{key}'] must be a positive number."
+            )
     sqlite_directory = merged["SQLITE_DIRECTORY"]
     return OmnitenantSettings(
         tenant_model=merged["TENANT_MODEL"],
@@ -149,6 +178,12 @@ def _load() -> OmnitenantSettings:
         sqlite_directory=None if sqlite_directory is None else Path(sqlite_directory),
         postgres_template_database=merged["POSTGRES_TEMPLATE_DATABASE"],
         max_open_tenant_connections=max_open,
+        tenant_cache_ttl=float(merged["TENANT_CACHE_TTL"]),
+        tenant_cache_negative_ttl=float(merged["TENANT_CACHE_NEGATIVE_TTL"]),
+        tenant_cache_max_size=int(merged["TENANT_CACHE_MAX_SIZE"]),
+        tenant_cache_alias=merged["TENANT_CACHE_ALIAS"],
+        tenant_cache_version_check_interval=float(merged["TENANT_CACHE_VERSION_CHECK_INTERVAL"]),
+        unknown_host=unknown_host,
         raw=merged,
     )
 
@@ -185,5 +220,18 @@ def omnitenant_settings() -> OmnitenantSettings:
 
 @receiver(setting_changed)
 def _reload_on_change(*, setting: str, **kwargs: object) -> None:
-    if setting in ("OMNITENANT_CONFIG", "BASE_DIR", "DATABASES"):
+    if setting in ("OMNITENANT_CONFIG", "BASE_DIR", "DATABASES", "CACHES"):
         _lazy.reload()
+        for listener in _reload_listeners:
+            listener()
+
+
+# Objects built from the settings (the Django app's cached tenant store) register here
+# to be rebuilt after a change.
+_reload_listeners: list[Callable[[], None]] = []
+
+
+def on_settings_reload(listener: Callable[[], None]) -> None:
+    """Call ``listener`` whenever the omnitenant settings are reloaded."""
+    if listener not in _reload_listeners:
+        _reload_listeners.append(listener)

@@ -8,9 +8,13 @@ undone with :func:`shutdown` (tests use it).
 from __future__ import annotations
 
 from django.core import checks
+from django.db.models.signals import post_delete, post_save
 
 from django_omnitenant.checks import check_configuration
 from django_omnitenant.signals import connect_activation_signals, disconnect_activation_signals
+from django_omnitenant.stores import invalidate_tenant_cache
+from django_omnitenant.utils import get_domain_model, get_tenant_model
+from omnitenant_backends.conf import OmnitenantConfigurationError
 
 __all__ = ["bootstrap", "shutdown"]
 
@@ -19,6 +23,22 @@ def bootstrap() -> None:
     """Register the system checks and the activation-signal listener (idempotent)."""
     checks.register(check_configuration, "omnitenant")
     connect_activation_signals()
+    connect_cache_invalidation()
+
+
+def connect_cache_invalidation() -> None:
+    """Drop cached tenant lookups whenever a tenant or domain row is saved or deleted."""
+    try:
+        senders = [get_tenant_model(), get_domain_model()]
+    except OmnitenantConfigurationError:
+        return  # reported by the system checks (omnitenant.E002 / E003)
+    for sender in senders:
+        for signal in (post_save, post_delete):
+            signal.connect(
+                invalidate_tenant_cache,
+                sender=sender,
+                dispatch_uid=f"omnitenant-invalidate-{sender._meta.label}-{id(signal)}",
+            )
 
 
 def shutdown() -> None:

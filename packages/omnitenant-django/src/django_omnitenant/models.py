@@ -69,7 +69,14 @@ class TenantQuerySet(models.QuerySet[_T]):
                 f"{', '.join(renamed)} cannot be changed by update(): the tenant's storage "
                 "is named after it. Create a new tenant and move the data instead."
             )
-        return super().update(**kwargs)
+        changed = super().update(**kwargs)
+        _tenant_data_changed()
+        return changed
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        deleted = super().delete()
+        _tenant_data_changed()
+        return deleted
 
 
 class TenantManager(models.Manager[_T]):
@@ -185,6 +192,18 @@ class DomainQuerySet(models.QuerySet[_D]):
         """Only the primary domain of each tenant."""
         return self.filter(is_primary=True)
 
+    def update(self, **kwargs: Any) -> int:
+        if "domain" in kwargs:
+            kwargs["domain"] = _normalised_domain(kwargs["domain"])
+        changed = super().update(**kwargs)
+        _tenant_data_changed()
+        return changed
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        deleted = super().delete()
+        _tenant_data_changed()
+        return deleted
+
 
 class DomainManager(models.Manager[_D]):
     """The default manager of domain models."""
@@ -227,8 +246,19 @@ class BaseDomain(models.Model):
         return self.domain
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        try:
-            self.domain = normalize_host(self.domain)
-        except InvalidHost as exc:
-            raise ValidationError(str(exc), code="invalid_domain") from exc
+        self.domain = _normalised_domain(self.domain)
         super().save(*args, **kwargs)
+
+
+def _normalised_domain(value: object) -> str:
+    try:
+        return normalize_host(value)  # type: ignore[arg-type]  # non-strings refused inside
+    except InvalidHost as exc:
+        raise ValidationError(str(exc), code="invalid_domain") from exc
+
+
+def _tenant_data_changed() -> None:
+    # Imported late: the store module imports the models' app registry helpers.
+    from django_omnitenant.stores import invalidate_tenant_cache  # noqa: PLC0415
+
+    invalidate_tenant_cache()

@@ -1,0 +1,182 @@
+"""``TenantMiddleware``: finds the request's tenant and runs the view inside it.
+
+Put it first in ``MIDDLEWARE`` (before anything that touches the database, the session
+or the cache)::
+
+    MIDDLEWARE = ["django_omnitenant.middleware.TenantMiddleware", ...]
+
+For each request it asks the ``TENANT_RESOLVER``:
+
+* the ``PUBLIC_HOST`` is served with no tenant (``request.tenant`` is ``None``);
+* a host that names a tenant is served inside that tenant (``request.tenant``);
+* a host that names no tenant answers 404 (or is served without a tenant when
+  ``UNKNOWN_HOST`` is ``"public"``);
+* a malformed host, or one outside ``ALLOWED_HOSTS``, answers 400.
+
+The context is set and reset within the middleware's own call, so nothing survives the
+request, also when the view raises; a streaming response re-enters the tenant for each
+chunk it produces, after the middleware has returned. Works under WSGI and ASGI: on ASGI a
+warm lookup stays on the event loop, and only a cache miss runs the ORM in a thread.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from typing import Any, cast
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from django.core.exceptions import DisallowedHost, SynchronousOnlyOperation
+from django.http import HttpRequest, HttpResponseBadRequest, HttpResponseNotFound
+from django.http.response import HttpResponseBase, StreamingHttpResponse
+
+from django_omnitenant.utils import import_from_setting
+from omnitenant_backends.conf import omnitenant_settings, on_settings_reload
+from omnitenant_context import (
+    EMPTY_STATE,
+    ContextState,
+    InvalidHost,
+    Tenant,
+    TenantContext,
+    TenantResolver,
+)
+from omnitenant_resolvers import normalize_host
+
+__all__ = ["TenantMiddleware"]
+
+# Hosts repeat from request to request: normalise each spelling once. Failures are not
+# cached (lru_cache does not keep exceptions), so hostile hosts cannot fill it for free.
+_normalize = functools.lru_cache(maxsize=4096)(normalize_host)
+
+
+class _Resolution:
+    """What the middleware decided for a request: a state to run in, or a response."""
+
+    __slots__ = ("response", "state", "tenant")
+
+    def __init__(
+        self,
+        tenant: Tenant | None = None,
+        response: HttpResponseBase | None = None,
+    ) -> None:
+        self.tenant = tenant
+        self.response = response
+        self.state = EMPTY_STATE if tenant is None else ContextState(tenant=tenant)
+
+
+class TenantMiddleware:
+    """Resolves the tenant of each request and runs the rest of the stack inside it."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+        self._resolver: TenantResolver | None = None
+        self._public_host: str | None = None
+        self._configured = False
+        on_settings_reload(self._forget_configuration)
+
+    # -- configuration, read once and again after a settings change -------------------
+
+    def _forget_configuration(self) -> None:
+        self._configured = False
+        self._resolver = None
+
+    def _configure(self) -> TenantResolver:
+        resolver = self._resolver
+        if resolver is None or not self._configured:
+            conf = omnitenant_settings()
+            resolver_class = import_from_setting("TENANT_RESOLVER")
+            resolver = self._resolver = cast("TenantResolver", resolver_class())
+            self._public_host = None if conf.public_host is None else _normalize(conf.public_host)
+            self._configured = True
+        return resolver
+
+    # -- resolution -------------------------------------------------------------------
+
+    def _resolve(self, request: HttpRequest) -> _Resolution:
+        resolver = self._configure()
+        try:
+            host = _normalize(request.get_host())
+        except (InvalidHost, DisallowedHost):
+            return _Resolution(response=HttpResponseBadRequest("Bad Request: invalid host."))
+        if host == self._public_host:
+            return _Resolution()
+        try:
+            tenant = resolver.resolve(request)
+        except InvalidHost:
+            return _Resolution(response=HttpResponseBadRequest("Bad Request: invalid host."))
+        if tenant is None and omnitenant_settings().unknown_host == "not_found":
+            return _Resolution(response=HttpResponseNotFound("Not Found: unknown host."))
+        return _Resolution(tenant)
+
+    # -- the call ---------------------------------------------------------------------
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.is_async:
+            return self.__acall__(request)
+        resolution = self._resolve(request)
+        if resolution.response is not None:
+            return resolution.response
+        request.tenant = resolution.tenant  # type: ignore[attr-defined]  # documented extra attribute
+        with TenantContext.use_state(resolution.state):
+            response = self.get_response(request)
+        return _keep_tenant_while_streaming(response, resolution.state)
+
+    async def __acall__(self, request: HttpRequest) -> Any:
+        try:
+            resolution = self._resolve(request)
+        except SynchronousOnlyOperation:
+            # A cache miss needs the ORM, which may not run on the event loop.
+            resolution = await sync_to_async(self._resolve)(request)
+        if resolution.response is not None:
+            return resolution.response
+        request.tenant = resolution.tenant  # type: ignore[attr-defined]  # documented extra attribute
+        get_response = cast("Callable[[HttpRequest], Awaitable[Any]]", self.get_response)
+        with TenantContext.use_state(resolution.state):
+            response = await get_response(request)
+        return _keep_tenant_while_streaming(response, resolution.state)
+
+
+def _keep_tenant_while_streaming(response: Any, state: ContextState) -> Any:
+    if state.is_empty or not isinstance(response, StreamingHttpResponse):
+        return response
+    if response.is_async:
+        response.streaming_content = _async_chunks_in(
+            state, cast("AsyncIterator[bytes]", response.streaming_content)
+        )
+    else:
+        response.streaming_content = _chunks_in(
+            state, cast("Iterable[bytes]", response.streaming_content)
+        )
+    return response
+
+
+def _chunks_in(state: ContextState, content: Iterable[bytes]) -> Iterator[bytes]:
+    # The context is entered around each next() only, so it never stays set in the
+    # server's thread between two chunks.
+    iterator = iter(content)
+    while True:
+        with TenantContext.use_state(state):
+            try:
+                chunk = next(iterator)
+            except StopIteration:
+                return
+        yield chunk
+
+
+async def _async_chunks_in(
+    state: ContextState, content: AsyncIterator[bytes]
+) -> AsyncIterator[bytes]:
+    iterator = aiter(content)
+    while True:
+        with TenantContext.use_state(state):
+            try:
+                chunk = await anext(iterator)
+            except StopAsyncIteration:
+                return
+        yield chunk

@@ -1,0 +1,12 @@
+"""``CustomDomainTenantResolver``: the tenant that owns the request's host."""
+
+from __future__ import annotations
+
+from django_omnitenant.resolvers.base import DjangoStoreMixin
+from omnitenant_resolvers import CustomDomainTenantResolver as _Resolver
+
+__all__ = ["CustomDomainTenantResolver"]
+
+
+class CustomDomainTenantResolver(DjangoStoreMixin, _Resolver):
+    """Looks the host up among the domain records (the default ``TENANT_RESOLVER``)."""

@@ -1,0 +1,119 @@
+"""The tenant store of the Django app: the ORM, behind an in-process cache.
+
+:func:`get_tenant_store` returns the process-wide :class:`CachedTenantStore` the resolvers
+and the Celery integration use. A warm lookup costs no query. Saving or deleting a tenant
+or a domain (``save()``, ``delete()``, and the query sets' ``update()`` / ``delete()``)
+bumps a version in the shared Django cache (``TENANT_CACHE_ALIAS``) once the transaction
+commits; every process sees the new version on its next lookup (or within
+``TENANT_CACHE_VERSION_CHECK_INTERVAL`` seconds) and drops its cached tenants. Raw SQL
+changes are only seen once the entries expire (``TENANT_CACHE_TTL``).
+
+With the local-memory cache the version is per process: use a shared cache (Redis,
+Memcached, the database cache) when several processes serve requests.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Final
+
+from django.core.cache import caches
+from django.db import transaction
+
+from django_omnitenant.constants import TenantStatus
+from django_omnitenant.utils import get_domain_model, get_tenant_model
+from omnitenant_backends.conf import omnitenant_settings, on_settings_reload
+from omnitenant_context import Tenant, TenantContext
+from omnitenant_resolvers import CachedTenantStore
+
+__all__ = [
+    "CacheVersionSource",
+    "ModelTenantStore",
+    "get_tenant_store",
+    "invalidate_tenant_cache",
+]
+
+VERSION_KEY: Final = "omnitenant:tenant-lookup-version"
+
+
+class ModelTenantStore:
+    """Reads active tenants through the ORM, always from the master database."""
+
+    def get_by_id(self, tenant_id: str) -> Tenant | None:
+        with TenantContext.use_master_db():
+            return (
+                get_tenant_model()
+                .objects.filter(tenant_id=tenant_id, status=TenantStatus.ACTIVE)
+                .first()
+            )
+
+    def get_by_domain(self, domain: str) -> Tenant | None:
+        with TenantContext.use_master_db():
+            record = (
+                get_domain_model()
+                .objects.select_related("tenant")
+                .filter(domain=domain, tenant__status=TenantStatus.ACTIVE)
+                .first()
+            )
+        return None if record is None else record.tenant
+
+
+class CacheVersionSource:
+    """The shared invalidation version, kept in a Django cache under a global key."""
+
+    def __init__(self, alias: str) -> None:
+        self.alias = alias
+
+    def get_version(self) -> object:
+        # The master scope keeps the key global when the cache is tenant-aware.
+        with TenantContext.use_master_db():
+            return caches[self.alias].get(VERSION_KEY, 0)
+
+    def bump(self) -> None:
+        cache = caches[self.alias]
+        with TenantContext.use_master_db():
+            # add() first: incr() fails on a missing key, and add() is atomic.
+            if not cache.add(VERSION_KEY, 1, timeout=None):
+                try:
+                    cache.incr(VERSION_KEY)
+                except ValueError:  # evicted between add() and incr()
+                    cache.set(VERSION_KEY, 1, timeout=None)
+
+
+_lock = threading.Lock()
+_store: CachedTenantStore | None = None
+
+
+def get_tenant_store() -> CachedTenantStore:
+    """The process-wide cached store, built from the settings on first use."""
+    global _store  # noqa: PLW0603 - one store per process, rebuilt on settings change
+    store = _store
+    if store is None:
+        with _lock:
+            store = _store
+            if store is None:
+                conf = omnitenant_settings()
+                store = _store = CachedTenantStore(
+                    ModelTenantStore(),
+                    ttl=conf.tenant_cache_ttl,
+                    negative_ttl=conf.tenant_cache_negative_ttl,
+                    max_size=conf.tenant_cache_max_size,
+                    versions=CacheVersionSource(conf.tenant_cache_alias),
+                    version_check_interval=conf.tenant_cache_version_check_interval,
+                )
+    return store
+
+
+def _forget_store() -> None:
+    global _store  # noqa: PLW0603 - see get_tenant_store
+    with _lock:
+        _store = None
+
+
+on_settings_reload(_forget_store)
+
+
+def invalidate_tenant_cache(**_: Any) -> None:
+    """Drop cached tenants in every process, once the current transaction commits."""
+    master = omnitenant_settings().master_database
+    transaction.on_commit(lambda: get_tenant_store().invalidate(), using=master)

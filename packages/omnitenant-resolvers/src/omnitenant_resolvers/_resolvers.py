@@ -1,0 +1,171 @@
+"""Resolvers: which tenant a request is for, from its host, a header or its path."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+
+from omnitenant_context import (
+    ConfigurationError,
+    RequestLike,
+    Tenant,
+    TenantStore,
+    is_valid_identifier,
+)
+from omnitenant_resolvers._hosts import normalize_host
+
+__all__ = [
+    "BaseTenantResolver",
+    "ChainTenantResolver",
+    "CustomDomainTenantResolver",
+    "HeaderTenantResolver",
+    "PathPrefixTenantResolver",
+    "SubdomainTenantResolver",
+]
+
+
+class BaseTenantResolver(ABC):
+    """Base class of the resolvers; subclass it and implement :meth:`resolve`.
+
+    A resolver finds tenants through a :class:`~omnitenant_context.TenantStore`. The
+    Django app passes its cached ORM store by default, so a subclass written for Django
+    needs no arguments::
+
+        class ApiKeyResolver(BaseTenantResolver):
+            def resolve(self, request):
+                return self.store.get_by_id(request.headers.get("X-Customer", ""))
+    """
+
+    def __init__(self, store: TenantStore | None = None) -> None:
+        self._store = store
+
+    @property
+    def store(self) -> TenantStore:
+        """The store this resolver reads tenants from."""
+        if self._store is None:
+            raise ConfigurationError(
+                f"{type(self).__name__} has no tenant store: pass store=... when creating it."
+            )
+        return self._store
+
+    @abstractmethod
+    def resolve(self, request: RequestLike) -> Tenant | None:
+        """Return the request's tenant, or ``None`` when it names none.
+
+        Raises:
+            InvalidHost: The request's host is malformed.
+        """
+
+    @staticmethod
+    def host_of(request: RequestLike) -> str:
+        """The request's host, normalised (see :func:`normalize_host`)."""
+        return normalize_host(request.get_host())
+
+
+class CustomDomainTenantResolver(BaseTenantResolver):
+    """Finds the tenant that owns the request's host among the stored domains.
+
+    ``acme.example.com``, ``www.acme-corp.com`` and ``shop.acme.io`` can all belong to
+    one tenant; each host is a domain record.
+    """
+
+    def resolve(self, request: RequestLike) -> Tenant | None:
+        return self.store.get_by_domain(self.host_of(request))
+
+
+class SubdomainTenantResolver(BaseTenantResolver):
+    """Reads the tenant id from the first label under ``base_domain``.
+
+    With ``base_domain="example.com"``, ``acme.example.com`` is tenant ``acme`` and
+    ``acme-corp.example.com`` is tenant ``acme_corp`` (host names cannot hold ``_``, tenant
+    ids cannot hold ``-``). The base domain itself, deeper names such as
+    ``a.b.example.com`` and labels that are no valid tenant id resolve to no tenant.
+    No domain record is needed.
+    """
+
+    def __init__(self, base_domain: str | None = None, store: TenantStore | None = None) -> None:
+        super().__init__(store)
+        self._suffix = None if base_domain is None else "." + normalize_host(base_domain)
+
+    @property
+    def base_domain(self) -> str:
+        """The normalised base domain."""
+        if self._suffix is None:
+            raise ConfigurationError(
+                f"{type(self).__name__} needs base_domain (the Django app uses PUBLIC_HOST)."
+            )
+        return self._suffix[1:]
+
+    def resolve(self, request: RequestLike) -> Tenant | None:
+        host = self.host_of(request)
+        suffix = "." + self.base_domain
+        if not host.endswith(suffix):
+            return None
+        label = host[: -len(suffix)]
+        if "." in label:
+            return None
+        tenant_id = label.replace("-", "_")
+        if not is_valid_identifier(tenant_id):
+            return None
+        return self.store.get_by_id(tenant_id)
+
+
+class HeaderTenantResolver(BaseTenantResolver):
+    """Reads the tenant id from a request header (``X-Tenant-ID`` by default).
+
+    Anyone can send any header: use this resolver only behind a proxy or gateway that
+    sets the header itself and strips it from client requests, or for internal
+    service-to-service traffic. It is never part of the default configuration.
+    """
+
+    def __init__(self, header: str = "X-Tenant-ID", store: TenantStore | None = None) -> None:
+        super().__init__(store)
+        self.header = header
+
+    def resolve(self, request: RequestLike) -> Tenant | None:
+        tenant_id = request.headers.get(self.header)
+        if not tenant_id or not is_valid_identifier(tenant_id):
+            return None
+        return self.store.get_by_id(tenant_id)
+
+
+class PathPrefixTenantResolver(BaseTenantResolver):
+    """Reads the tenant id from the first path segment after ``prefix``.
+
+    With ``prefix="/t/"``, ``/t/acme/invoices/`` is tenant ``acme``. The path is not
+    rewritten: the URLconf sees the full path, prefix and tenant segment included.
+    """
+
+    def __init__(self, prefix: str = "/t/", store: TenantStore | None = None) -> None:
+        super().__init__(store)
+        if not prefix.startswith("/") or not prefix.endswith("/"):
+            raise ConfigurationError("The path prefix must start and end with '/'.")
+        self.prefix = prefix
+
+    def resolve(self, request: RequestLike) -> Tenant | None:
+        path = request.path
+        if not path.startswith(self.prefix):
+            return None
+        tenant_id = path[len(self.prefix) :].split("/", 1)[0]
+        if not is_valid_identifier(tenant_id):
+            return None
+        return self.store.get_by_id(tenant_id)
+
+
+class ChainTenantResolver(BaseTenantResolver):
+    """Asks each resolver in turn; the first tenant found wins."""
+
+    def __init__(
+        self, resolvers: Iterable[BaseTenantResolver], store: TenantStore | None = None
+    ) -> None:
+        super().__init__(store)
+        self.resolvers = tuple(resolvers)
+        if not self.resolvers:
+            raise ConfigurationError("A resolver chain needs at least one resolver.")
+
+    def resolve(self, request: RequestLike) -> Tenant | None:
+        for resolver in self.resolvers:
+            tenant = resolver.resolve(request)
+            if tenant is not None:
+                return tenant
+        return None

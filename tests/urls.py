@@ -1,0 +1,47 @@
+"""Views of the test project: each shows what the active tenant sees."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.urls import path
+
+from omnitenant_context import TenantContext
+from tests.tenantapp.models import Note
+
+
+def whoami(request: HttpRequest) -> JsonResponse:
+    tenant = TenantContext.get_tenant()
+    attribute = getattr(request, "tenant", None)
+    return JsonResponse(
+        {
+            "tenant": None if tenant is None else tenant.tenant_id,
+            "request_tenant": None if attribute is None else attribute.tenant_id,
+        }
+    )
+
+
+def notes(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"notes": sorted(Note.objects.values_list("text", flat=True))})
+
+
+def boom(request: HttpRequest) -> HttpResponse:
+    raise RuntimeError("the view failed")
+
+
+def stream(request: HttpRequest) -> StreamingHttpResponse:
+    def chunks() -> Iterator[str]:
+        for _ in range(3):
+            tenant = TenantContext.get_tenant()
+            yield f"{None if tenant is None else tenant.tenant_id};"
+
+    return StreamingHttpResponse(chunks())
+
+
+urlpatterns = [
+    path("whoami/", whoami),
+    path("notes/", notes),
+    path("boom/", boom),
+    path("stream/", stream),
+]
