@@ -18,8 +18,11 @@ USE_TZ = True
 ALLOWED_HOSTS = ["*"]
 BASE_DIR = Path(__file__).resolve().parent
 INSTALLED_APPS = [
+    "django.contrib.admin",
     "django.contrib.contenttypes",
     "django.contrib.auth",
+    "django.contrib.sessions",
+    "django.contrib.messages",
     "django_omnitenant",
     "tests.testapp",
     "tests.tenantapp",
@@ -34,7 +37,8 @@ DATABASES = {
         "HOST": os.environ.get("OMNITENANT_PGHOST", "127.0.0.1"),
         "PORT": 5432,
         "USER": os.environ.get("OMNITENANT_PGUSER", "postgres"),
-        "TEST": {"NAME": f"test_omnitenant_{_RUN}"},
+        # OMNITENANT_TEST_DB_NAME lets two runs on one machine use two databases.
+        "TEST": {"NAME": os.environ.get("OMNITENANT_TEST_DB_NAME", f"test_omnitenant_{_RUN}")},
     },
 }
 # A child process started by a test works on the parent's test database.
@@ -49,7 +53,7 @@ OMNITENANT_CONFIG = {
     "PUBLIC_HOST": "example.test",
     "MASTER_APPS": ["testapp"],
     "TENANT_APPS": ["tenantapp"],
-    "SHARED_APPS": ["contenttypes", "auth", "django_omnitenant"],
+    "SHARED_APPS": ["admin", "contenttypes", "auth", "sessions", "messages", "django_omnitenant"],
     "SQLITE_DIRECTORY": str(Path(tempfile.gettempdir()) / f"omnitenant-tests-{_RUN}"),
     "TENANT_CACHE_ALIAS": os.environ.get("OMNITENANT_TEST_TENANT_CACHE", "default"),
 }
@@ -65,4 +69,24 @@ CACHES = {
 }
 
 ROOT_URLCONF = "tests.urls"
-MIDDLEWARE = ["django_omnitenant.middleware.TenantMiddleware"]
+MIDDLEWARE = [
+    "django_omnitenant.middleware.TenantMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+# Tests create users often; the real hashers are slow on purpose.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

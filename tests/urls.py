@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from django.contrib import admin
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.urls import path
 
@@ -40,6 +41,7 @@ def stream(request: HttpRequest) -> StreamingHttpResponse:
 
 
 urlpatterns = [
+    path("admin/", admin.site.urls),
     path("whoami/", whoami),
     path("notes/", notes),
     path("boom/", boom),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,7 +47,7 @@ async def asgi_get(path: str, host: str) -> AsgiResponse:
     }
     sent = False
     finished = asyncio.Event()
-    messages: list[dict[str, Any]] = []
+    messages: list[Mapping[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
         nonlocal sent
@@ -58,7 +59,7 @@ async def asgi_get(path: str, host: str) -> AsgiResponse:
         await finished.wait()
         return {"type": "http.disconnect"}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: Mapping[str, Any]) -> None:
         messages.append(message)
         if message["type"] == "http.response.body" and not message.get("more_body"):
             finished.set()

@@ -6,6 +6,7 @@ tenant-scoped cache, behind the :class:`omnitenant_context.TenantBackend` interf
 
 from omnitenant_backends.__about__ import __version__
 from omnitenant_backends._base import BaseTenantBackend
+from omnitenant_backends._clone import migrate_schema_template
 from omnitenant_backends._scope import exclusive_schema, is_schema_exclusive
 from omnitenant_backends.database import (
     DatabaseTenantBackend,
@@ -13,7 +14,11 @@ from omnitenant_backends.database import (
     tenant_database_alias,
     tenant_database_settings,
 )
-from omnitenant_backends.schema import SchemaTenantBackend
+from omnitenant_backends.schema import (
+    SchemaTenantBackend,
+    is_shared_schema,
+    tenant_schema_names,
+)
 
 __all__ = [
     "BaseTenantBackend",
@@ -22,7 +27,10 @@ __all__ = [
     "__version__",
     "exclusive_schema",
     "is_schema_exclusive",
+    "is_shared_schema",
     "is_tenant_database_alias",
+    "migrate_schema_template",
     "tenant_database_alias",
     "tenant_database_settings",
+    "tenant_schema_names",
 ]

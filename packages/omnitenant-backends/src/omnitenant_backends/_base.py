@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, ClassVar
 
 from django.core.management import call_command
@@ -74,6 +75,21 @@ class BaseTenantBackend(ABC):
         with TenantContext.use_tenant(self.tenant):
             self._run_migrate(**options)
         tenant_migrated.send(sender=type(self.tenant), tenant=self.tenant)
+
+    @contextmanager
+    def migration_scope(self) -> Iterator[str]:
+        """Enter the tenant as its migrations need it; yields the connection alias.
+
+        Commands that run Django's migration machinery themselves (``migratetenant``,
+        ``migratealltenants``) use this, so they migrate exactly what
+        :meth:`migrate` would.
+        """
+        with TenantContext.use_tenant(self.tenant), self._migration_extras():
+            yield self._migrate_database_alias()
+
+    def _migration_extras(self) -> AbstractContextManager[object]:
+        """Whatever else a migration of this storage needs entered; nothing by default."""
+        return nullcontext()
 
     def delete(self, *, drop_data: bool = False) -> None:
         """Retire the tenant's storage; its data is dropped only with ``drop_data=True``."""

@@ -4,6 +4,13 @@ The tenant's schema is created and migrated inside one transaction on the master
 connection, so a failure at any step (a broken migration, a failing ``tenant_created``
 receiver) rolls back the schema with everything in it. PostgreSQL's DDL is transactional:
 no schema is ever left half-made.
+
+With ``OMNITENANT_CONFIG['CLONE_SCHEMA_TEMPLATE']`` (the default) and a
+``SCHEMA_TEMPLATE``, a new schema is copied from that template, which is migrated first when
+it lags behind the migration graph, instead of running every migration again; see
+:mod:`omnitenant_backends._clone` for what a clone copies and when it migrates instead.
+The template is shared: no tenant can own or drop it, and :func:`tenant_schema_names`
+leaves it out.
 """
 
 from __future__ import annotations
@@ -15,13 +22,25 @@ from django.db import connections, transaction
 from psycopg import sql
 
 from omnitenant_backends._base import BaseTenantBackend
+from omnitenant_backends._clone import clone_schema, cloning_template, prepare_schema_template
 from omnitenant_backends._scope import exclusive_schema
 from omnitenant_backends.conf import OmnitenantConfigurationError, omnitenant_settings
-from omnitenant_context import IsolationType, TenantContext, check_identifier
+from omnitenant_context import IsolationType, Tenant, TenantContext, check_identifier
 
-__all__ = ["SchemaTenantBackend", "schema_exists"]
+__all__ = ["SchemaTenantBackend", "is_shared_schema", "schema_exists", "tenant_schema_names"]
 
 _ALWAYS_SHARED = frozenset({"information_schema"})
+
+
+def is_shared_schema(schema_name: str) -> bool:
+    """Tell whether no tenant may own ``schema_name``: the shared schema, the template, or
+    one of PostgreSQL's own (``information_schema``, ``pg_*``)."""
+    conf = omnitenant_settings()
+    return (
+        schema_name in _ALWAYS_SHARED
+        or schema_name.startswith("pg_")
+        or schema_name in {conf.public_schema, conf.schema_template}
+    )
 
 
 def schema_exists(schema_name: str, *, using: str | None = None) -> bool:
@@ -36,17 +55,45 @@ def schema_exists(schema_name: str, *, using: str | None = None) -> bool:
     return bool(row and row[0])
 
 
+def tenant_schema_names(*, using: str | None = None) -> list[str]:
+    """The schemas of the master database that may belong to tenants, sorted.
+
+    Every schema except the shared ones (see :func:`is_shared_schema`), so the template
+    never shows up as a tenant, also not as an orphan to clean up.
+    """
+    alias = using or omnitenant_settings().master_database
+    with connections[alias].cursor() as cursor:
+        cursor.execute("SELECT nspname FROM pg_catalog.pg_namespace ORDER BY nspname")
+        names = [str(row[0]) for row in cursor.fetchall()]
+    return [name for name in names if not is_shared_schema(name)]
+
+
 class SchemaTenantBackend(BaseTenantBackend):
-    """Schema-per-tenant isolation on the omnitenant PostgreSQL engine."""
+    """Schema-per-tenant isolation on the omnitenant PostgreSQL engine.
+
+    The tenant's schema name is checked when the backend is made: a name that breaks the
+    identifier rule, or names a shared schema (the public schema, the template), is
+    refused before anything can be created or dropped.
+    """
 
     isolation_type = IsolationType.SCHEMA
 
+    def __init__(self, tenant: Tenant) -> None:
+        super().__init__(tenant)
+        self._checked_schema_name()
+
     @property
     def schema_name(self) -> str:
-        """The tenant's schema, checked against the identifier rule and shared names."""
+        """The tenant's schema, checked against the identifier rule and shared names.
+
+        Checked on every use, not only once: the settings (the template's name) may have
+        changed since the backend was made.
+        """
+        return self._checked_schema_name()
+
+    def _checked_schema_name(self) -> str:
         name = check_identifier(self.tenant.schema_name, what="schema name")
-        conf = omnitenant_settings()
-        if name in _ALWAYS_SHARED or name in {conf.public_schema, conf.schema_template}:
+        if is_shared_schema(name):
             raise OmnitenantConfigurationError(
                 f"The schema {name!r} is shared; a tenant can never own or drop it."
             )
@@ -67,16 +114,30 @@ class SchemaTenantBackend(BaseTenantBackend):
 
     def _provision(self, *, run_migrations: bool) -> None:
         schema = self.schema_name
-        with connections[self.alias].cursor() as cursor:
+        alias = self.alias
+        template = cloning_template() if run_migrations else None
+        if template is not None:
+            # Inside the provisioning transaction: the template is brought up to date
+            # (or made) and stays locked until the tenant is committed or rolled back.
+            prepare_schema_template(template, using=alias)
+        with connections[alias].cursor() as cursor:
             # No IF NOT EXISTS: an existing schema is never adopted (nor dropped later).
             cursor.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-        if run_migrations:
-            with TenantContext.use_tenant(self.tenant):
-                self._run_migrate()
+        if not run_migrations:
+            return
+        if template is not None and clone_schema(template, schema, using=alias):
+            return
+        with TenantContext.use_tenant(self.tenant):
+            self._run_migrate()
 
     def _run_migrate(self, **options: Any) -> None:
-        with exclusive_schema():
+        with self._migration_extras():
             super()._run_migrate(**options)
+
+    def _migration_extras(self) -> AbstractContextManager[object]:
+        # With the shared schema on the path, Django would read the master's
+        # django_migrations and believe the tenant migrated.
+        return exclusive_schema()
 
     def _rollback_provisioning(self) -> None:
         # The provisioning transaction was rolled back by the exception, and took the
@@ -86,7 +147,5 @@ class SchemaTenantBackend(BaseTenantBackend):
     def _drop(self) -> None:
         with connections[self.alias].cursor() as cursor:
             cursor.execute(
-                sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
-                    sql.Identifier(self.schema_name)
-                )
+                sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(self.schema_name))
             )

@@ -5,9 +5,9 @@ context wants differs from the path the connection is known to have: a warm requ
 stays in one tenant sends no extra statement at all, and a switch costs one ``SET``.
 
 What the wrapper knows about the path is forgotten whenever PostgreSQL may have changed it
-behind our back: on a new connection (a pooled one may come with any path), on rollback and
-savepoint rollback (a ``SET`` issued inside the rolled-back transaction is undone by the
-server), and on close. Forgetting only costs one ``SET`` on the next cursor.
+behind our back: on a new connection (a pooled one may come with any path), on rollback,
+savepoint rollback and failed commit (a ``SET`` issued inside the rolled-back transaction is
+undone by the server), and on close. Forgetting only costs one ``SET`` on the next cursor.
 
 A brand-new, unpooled connection receives its initial path in the connection's start-up
 options, which costs no round trip at all: with Django's default ``CONN_MAX_AGE = 0`` every
@@ -117,6 +117,16 @@ class DatabaseWrapper(postgresql_base.DatabaseWrapper):
     def _rollback(self) -> None:
         self.omnitenant_search_path = None
         super()._rollback()  # type: ignore[misc]  # private hook, not in django-stubs
+
+    def _commit(self) -> None:
+        try:
+            super()._commit()  # type: ignore[misc]  # private hook, not in django-stubs
+        except BaseException:
+            # A COMMIT that fails (a deferred constraint, a serialization failure) ends
+            # the transaction with a rollback on the server, which undoes a SET issued
+            # inside it: the path is unknown again.
+            self.omnitenant_search_path = None
+            raise
 
     def _savepoint(self, sid: str) -> None:
         self._path_suspended = True

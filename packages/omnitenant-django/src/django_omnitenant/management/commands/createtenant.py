@@ -1,0 +1,219 @@
+"""``manage.py createtenant``: a tenant, its domains and its storage, all or nothing."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
+
+from django_omnitenant.utils import get_domain_model, get_tenant_backend, get_tenant_model
+from django_omnitenant.validators import validate_tenant_id
+from omnitenant_backends.conf import omnitenant_settings
+from omnitenant_context import InvalidHost, IsolationType, OmnitenantError, TenantContext
+from omnitenant_resolvers import normalize_host
+
+_ENGINES = {
+    "postgresql": "django.db.backends.postgresql",
+    "sqlite": "django.db.backends.sqlite3",
+}
+
+
+class Command(BaseCommand):
+    help = (
+        "Create a tenant: its row, its domains and its storage (a PostgreSQL schema or a "
+        "database of its own), then run its migrations. All or nothing: on any failure "
+        "nothing is left behind. Prompts for what is missing unless --noinput is given."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--tenant-id",
+            help="Unique, permanent id: lower-case letters, digits and '_' (e.g. acme).",
+        )
+        parser.add_argument("--name", help="Display name (default: the tenant id).")
+        parser.add_argument(
+            "--isolation-type",
+            choices=[member.value for member in IsolationType],
+            help="Where the data lives: 'schema' (default) or 'database'.",
+        )
+        parser.add_argument(
+            "--domain",
+            action="append",
+            dest="domains",
+            default=[],
+            metavar="HOST",
+            help="A host that serves the tenant; repeat for several. The first is primary.",
+        )
+        parser.add_argument(
+            "--schema-name", help="Schema tenants: the schema (default: the tenant id)."
+        )
+        parser.add_argument(
+            "--db-engine",
+            choices=sorted(_ENGINES),
+            help="Database tenants: 'sqlite' (a file per tenant, default) or 'postgresql'.",
+        )
+        parser.add_argument(
+            "--db-name",
+            help="Database tenants: the database (PostgreSQL) or file path (SQLite).",
+        )
+        parser.add_argument("--db-host", help="Database tenants: the PostgreSQL host.")
+        parser.add_argument("--db-port", help="Database tenants: the PostgreSQL port.")
+        parser.add_argument("--db-user", help="Database tenants: the PostgreSQL user.")
+        parser.add_argument(
+            "--db-password-env",
+            metavar="VARIABLE",
+            help="Database tenants: read the password from this environment variable. "
+            "There is deliberately no --db-password: the command line is visible to "
+            "every user of the machine. Interactively the password is asked hidden.",
+        )
+        parser.add_argument(
+            "--no-migrate",
+            action="store_true",
+            help="Create the storage without running migrations.",
+        )
+        parser.add_argument(
+            "--noinput",
+            "--no-input",
+            action="store_false",
+            dest="interactive",
+            help="Never prompt; fail when a required value is missing.",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        interactive: bool = options["interactive"]
+        tenant_id = self._value(options, "tenant_id", "Tenant id", interactive, required=True)
+        try:
+            validate_tenant_id(tenant_id)
+        except ValidationError as exc:
+            raise CommandError(exc.messages[0]) from exc
+        tenant_model = get_tenant_model()
+        with TenantContext.use_master_db():
+            if tenant_model.objects.filter(tenant_id=tenant_id).exists():
+                raise CommandError(f"A tenant {tenant_id!r} exists already.")
+        name = self._value(options, "name", "Name", interactive) or tenant_id
+        isolation = (
+            self._value(options, "isolation_type", "Isolation type (schema/database)", interactive)
+            or IsolationType.SCHEMA.value
+        )
+        if isolation not in {member.value for member in IsolationType}:
+            raise CommandError(f"Unknown isolation type {isolation!r}: use schema or database.")
+        domains = self._domains(options["domains"], interactive)
+        database_config = (
+            self._database_config(options, interactive)
+            if isolation == IsolationType.DATABASE
+            else {}
+        )
+        tenant = tenant_model(
+            tenant_id=tenant_id,
+            name=name,
+            isolation_type=isolation,
+            schema_name=options["schema_name"] or "",
+            database_config=database_config,
+        )
+        self._create(tenant, domains, run_migrations=not options["no_migrate"])
+        where = (
+            f"schema {tenant.schema_name!r}"
+            if isolation == IsolationType.SCHEMA
+            else f"database alias {tenant.database_alias!r}"
+        )
+        listed = ", ".join(domains) if domains else "no domains"
+        self.stdout.write(self.style.SUCCESS(f"Created tenant {tenant_id!r} ({where}; {listed})."))
+
+    # -- steps ------------------------------------------------------------------------
+
+    def _create(self, tenant: Any, domains: list[str], *, run_migrations: bool) -> None:
+        master = omnitenant_settings().master_database
+        domain_model = get_domain_model()
+        try:
+            # The row and the domains commit only if the storage was provisioned; the
+            # backend removes its own storage when provisioning fails.
+            with TenantContext.use_master_db(), transaction.atomic(using=master):
+                tenant.full_clean(exclude=["database_config"])
+                tenant.save()
+                for index, host in enumerate(domains):
+                    domain_model.objects.create(tenant=tenant, domain=host, is_primary=index == 0)
+                get_tenant_backend(tenant).create(run_migrations=run_migrations)
+        except ValidationError as exc:
+            raise CommandError("; ".join(exc.messages)) from exc
+        except OmnitenantError as exc:
+            raise CommandError(str(exc)) from exc
+
+    def _value(
+        self,
+        options: dict[str, Any],
+        key: str,
+        label: str,
+        interactive: bool,
+        *,
+        required: bool = False,
+    ) -> str:
+        value = options.get(key)
+        if value:
+            return str(value)
+        if interactive:
+            value = input(f"{label}: ").strip()
+        if required and not value:
+            flag = "--" + key.replace("_", "-")
+            raise CommandError(f"{label} is required: pass {flag}.")
+        return str(value or "")
+
+    def _domains(self, given: list[str], interactive: bool) -> list[str]:
+        raw = list(given)
+        if not raw and interactive:
+            answer = input("Domains (comma-separated, first is primary; empty for none): ")
+            raw = [part.strip() for part in answer.split(",") if part.strip()]
+        domains: list[str] = []
+        for host in raw:
+            try:
+                normalised = normalize_host(host)
+            except InvalidHost as exc:
+                raise CommandError(str(exc)) from exc
+            if normalised in domains:
+                raise CommandError(f"The domain {normalised!r} is given twice.")
+            domains.append(normalised)
+        with TenantContext.use_master_db():
+            taken = list(
+                get_domain_model()
+                .objects.filter(domain__in=domains)
+                .values_list("domain", "tenant__tenant_id")
+            )
+        if taken:
+            owners = ", ".join(f"{host} (tenant {owner!r})" for host, owner in taken)
+            raise CommandError(f"These domains belong to another tenant already: {owners}.")
+        return domains
+
+    def _database_config(self, options: dict[str, Any], interactive: bool) -> dict[str, Any]:
+        engine_key = options["db_engine"] or (
+            self._value(options, "db_engine", "Database engine (sqlite/postgresql)", interactive)
+            or "sqlite"
+        )
+        if engine_key not in _ENGINES:
+            raise CommandError(f"Unknown database engine {engine_key!r}: use sqlite or postgresql.")
+        config: dict[str, Any] = {"ENGINE": _ENGINES[engine_key]}
+        if options["db_name"]:
+            config["NAME"] = options["db_name"]
+        if engine_key == "postgresql":
+            for key in ("host", "port", "user"):
+                value = options[f"db_{key}"] or (
+                    self._value(options, f"db_{key}", f"Database {key}", interactive)
+                )
+                if value:
+                    config[key.upper()] = value
+            password = self._password(options, interactive)
+            if password:
+                config["PASSWORD"] = password
+        return config
+
+    def _password(self, options: dict[str, Any], interactive: bool) -> str:
+        variable = options["db_password_env"]
+        if variable:
+            if variable not in os.environ:
+                raise CommandError(f"The environment variable {variable!r} is not set.")
+            return os.environ[variable]
+        if interactive:
+            return getpass.getpass("Database password (hidden; empty for none): ")
+        return ""

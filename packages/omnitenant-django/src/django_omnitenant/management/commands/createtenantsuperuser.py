@@ -1,0 +1,37 @@
+"""``manage.py createtenantsuperuser --tenant ID``: Django's createsuperuser in a tenant.
+
+Users are tenant data when ``auth`` is a shared or tenant app: the superuser is created in
+the tenant's schema or database. Every option of ``createsuperuser`` works.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.management.commands import createsuperuser
+from django.core.management.base import CommandError, CommandParser
+
+from django_omnitenant.management._common import add_tenant_argument, get_tenant_or_fail
+from omnitenant_backends.conf import omnitenant_settings
+from omnitenant_context import IsolationType, TenantContext
+
+
+class Command(createsuperuser.Command):
+    help = "Create a superuser inside one tenant. Takes every option of createsuperuser."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        super().add_arguments(parser)
+        add_tenant_argument(parser)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        tenant = get_tenant_or_fail(options.pop("tenant"), include_inactive=False)
+        master = omnitenant_settings().master_database
+        if tenant.isolation_type == IsolationType.DATABASE:
+            if options["database"] not in (master, tenant.database_alias):
+                raise CommandError("--database cannot point elsewhere than the tenant.")
+            # createsuperuser writes to --database explicitly, bypassing the router.
+            from omnitenant_backends import tenant_database_alias  # noqa: PLC0415
+
+            options["database"] = tenant_database_alias(tenant)
+        with TenantContext.use_tenant(tenant):
+            super().handle(*args, **options)

@@ -1,0 +1,50 @@
+"""``manage.py migratetenant --tenant ID``: Django's ``migrate`` inside one tenant.
+
+Every option of ``migrate`` works (app label, migration name, ``--fake``,
+``--fake-initial``, ``--plan``, ``--check``, ...). ``--tenant master`` migrates the master
+database and shared schema.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import CommandError, CommandParser
+from django.core.management.commands import migrate
+
+from django_omnitenant.management._common import (
+    add_tenant_argument,
+    get_tenant_or_fail,
+    is_master_name,
+)
+from django_omnitenant.signals import tenant_migrated
+from django_omnitenant.utils import get_tenant_backend
+from omnitenant_backends.conf import omnitenant_settings
+from omnitenant_context import TenantContext
+
+
+class Command(migrate.Command):
+    help = (
+        "Run Django's migrate inside one tenant (its schema or its database). Takes every "
+        "option of migrate; --tenant master migrates the master database."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        super().add_arguments(parser)
+        add_tenant_argument(parser)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        tenant_id: str = options.pop("tenant")
+        if options["database"] != omnitenant_settings().master_database:
+            raise CommandError("--database cannot be combined with --tenant: the tenant decides.")
+        if is_master_name(tenant_id):
+            with TenantContext.use_master_db():
+                super().handle(*args, **options)
+            return
+        tenant = get_tenant_or_fail(tenant_id)
+        backend = get_tenant_backend(tenant)
+        with backend.migration_scope() as alias:
+            options["database"] = alias
+            super().handle(*args, **options)
+        if not options.get("plan") and not options.get("check_unapplied"):
+            tenant_migrated.send(sender=type(tenant), tenant=tenant)

@@ -1,0 +1,10 @@
+"""Stand-in migration packages for ``tests.tenantapp``, switched on per test with
+``override_settings(MIGRATION_MODULES={"tenantapp": ...})``.
+
+Each holds the app's real ``0001_initial`` (imported, not copied, so it can never drift from
+the app's own) plus one migration of its own:
+
+* ``failing.migrations``: a ``0002`` whose SQL the server refuses, to break provisioning
+  halfway;
+* ``upgraded.migrations``: a ``0002`` that adds a table and a row, as a new release would.
+"""

@@ -1,0 +1,1 @@
+"""``tests.tenantapp``'s migrations with a second one the server refuses."""

@@ -1,0 +1,331 @@
+"""The PostgreSQL engine's ``search_path`` handling, judged by what reaches the server.
+
+Statements are counted in libpq's own protocol trace (``PQtrace``): every message the
+client library writes to the server's socket is logged there, whichever code path sent it
+(Django's cursor wrappers, the engine's own raw cursor, psycopg's transaction handling), so
+a ``SET`` sent around Django's wrappers is counted too. This server has no
+``pg_stat_statements`` loaded (it needs ``shared_preload_libraries`` and a restart), and
+the protocol trace counts exactly the statements the server receives, per connection.
+After counting, ``SHOW search_path`` checks that the path the server holds is the right one.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import re
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from django.db import IntegrityError, OperationalError, connection, connections, transaction
+from psycopg import pq
+
+from omnitenant_context import Tenant, TenantContext
+from tests.tenantapp.models import Note, Notebook
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.skipif(sys.platform != "linux", reason="psycopg's PQtrace needs Linux"),
+]
+
+TenantFactory = Callable[..., Any]
+
+_MESSAGE = re.compile(r"^F\t\d+\t(?P<type>\w+)\t ?(?P<body>.*)$")
+_QUOTED = re.compile(r'"(?P<text>(?:[^"]|"(?! ))*)"')
+
+
+class WireTrace:
+    """The statements libpq sends to the server on the connections it is attached to.
+
+    libpq writes its trace through a C ``FILE`` opened on our file descriptor; its buffer
+    is flushed before each read, and the descriptor closed only after tracing stopped.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.path = directory / "libpq-trace.log"
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self._traced: list[psycopg.Connection[Any]] = []
+
+    def attach(self, raw: psycopg.Connection[Any]) -> None:
+        if any(raw is traced for traced in self._traced):
+            return
+        raw.pgconn.trace(self._fd)
+        raw.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
+        self._traced.append(raw)
+
+    def mark(self) -> int:
+        """A position in the trace: :meth:`statements` can start from it."""
+        _flush_c_streams()
+        return self.path.stat().st_size
+
+    def statements(self, since: int = 0) -> list[str]:
+        """Each statement sent since ``since``: simple queries and executed portals."""
+        _flush_c_streams()
+        with self.path.open("rb") as trace:
+            trace.seek(since)
+            text = trace.read().decode("utf-8", "replace")
+        prepared: dict[str, str] = {}
+        portals: dict[str, str] = {}
+        sent: list[str] = []
+        for line in text.splitlines():
+            match = _MESSAGE.match(line)
+            if match is None:
+                continue
+            kind, body = match["type"], match["body"]
+            quoted = [found["text"] for found in _QUOTED.finditer(body)]
+            if kind == "Query":
+                sent.append(body.strip()[1:-1])
+            elif kind == "Parse" and len(quoted) >= 2:
+                prepared[quoted[0]] = quoted[1]
+            elif kind == "Bind" and len(quoted) >= 2:
+                portals[quoted[0]] = prepared.get(quoted[1], "")
+            elif kind == "Execute" and quoted:
+                sent.append(portals.get(quoted[0], ""))
+        return sent
+
+    def sets(self, since: int = 0) -> list[str]:
+        """The ``SET search_path`` statements among :meth:`statements`."""
+        return [
+            statement
+            for statement in self.statements(since)
+            if statement.lstrip().upper().startswith("SET SEARCH_PATH")
+        ]
+
+    def close(self) -> None:
+        for raw in self._traced:
+            if not raw.closed:
+                raw.pgconn.untrace()
+        _flush_c_streams()
+        os.close(self._fd)
+
+
+def _flush_c_streams() -> None:
+    # libpq buffers its trace in a C stdio stream; fflush(NULL) writes every such buffer.
+    ctypes.CDLL(None).fflush(None)
+
+
+@pytest.fixture
+def wire(live_db: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[WireTrace]:
+    """A protocol trace on the default connection, and on every connection it opens."""
+    trace = WireTrace(tmp_path)
+    wrapper = connections["default"]
+    open_connection = wrapper.get_new_connection
+
+    def traced_connection(conn_params: dict[str, Any]) -> Any:
+        raw = open_connection(conn_params)
+        trace.attach(raw)
+        return raw
+
+    monkeypatch.setattr(wrapper, "get_new_connection", traced_connection)
+    wrapper.ensure_connection()
+    trace.attach(wrapper.connection)
+    try:
+        yield trace
+    finally:
+        trace.close()
+
+
+@pytest.fixture
+def two_tenants(tenant_factory: TenantFactory) -> tuple[Tenant, Tenant]:
+    """Two schema tenants, each holding one note that names it."""
+    first = tenant_factory("path_alpha")
+    second = tenant_factory("path_beta")
+    for tenant in (first, second):
+        with TenantContext.use_tenant(tenant):
+            Note.objects.create(text=tenant.tenant_id)
+    return first, second
+
+
+def notes() -> list[str]:
+    return list(Note.objects.values_list("text", flat=True))
+
+
+def read_then_fail(expected: list[str]) -> None:
+    """Read the current tenant's notes, then raise to roll the enclosing block back."""
+    assert notes() == expected
+    raise RuntimeError("roll the block back")
+
+
+def server_search_path() -> str:
+    """The server's ``search_path``, spelled the same whether a SET or the start-up
+    option set it (the option leaves out the blank after the comma)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW search_path")
+        row = cursor.fetchone()
+    assert row is not None
+    return ", ".join(part.strip() for part in str(row[0]).split(","))
+
+
+def test_queries_in_one_tenant_send_at_most_one_set(
+    two_tenants: tuple[Tenant, Tenant], wire: WireTrace
+) -> None:
+    alpha, _beta = two_tenants
+    since = wire.mark()
+    with TenantContext.use_tenant(alpha):
+        for _ in range(100):
+            assert Note.objects.count() == 1
+    sent = wire.statements(since)
+    sets = wire.sets(since)
+    assert len(sets) <= 1
+    # The trace saw every query: 100 counts, plus the SET if one was needed.
+    assert len([statement for statement in sent if "COUNT(*)" in statement]) == 100
+    assert len(sent) == 100 + len(sets)
+    with TenantContext.use_tenant(alpha):
+        assert server_search_path() == "path_alpha, public"
+
+
+def test_each_switch_between_tenants_costs_exactly_one_set(
+    two_tenants: tuple[Tenant, Tenant], wire: WireTrace
+) -> None:
+    alpha, beta = two_tenants
+    with TenantContext.use_tenant(alpha):
+        assert notes() == ["path_alpha"]
+    since = wire.mark()
+    for tenant, expected in ((beta, "path_beta"), (alpha, "path_alpha"), (beta, "path_beta")):
+        with TenantContext.use_tenant(tenant):
+            for _ in range(5):
+                assert notes() == [expected]
+    assert wire.sets(since) == [
+        'SET search_path TO "path_beta", "public"',
+        'SET search_path TO "path_alpha", "public"',
+        'SET search_path TO "path_beta", "public"',
+    ]
+    assert len(wire.statements(since)) == 15 + 3
+
+
+def test_fresh_connection_gets_its_path_at_startup_without_a_set(
+    two_tenants: tuple[Tenant, Tenant], wire: WireTrace
+) -> None:
+    _alpha, beta = two_tenants
+    connection.close()
+    since = wire.mark()
+    with TenantContext.use_tenant(beta):
+        assert notes() == ["path_beta"]
+        assert server_search_path() == "path_beta, public"
+    assert wire.sets(since) == []
+    assert not [statement for statement in wire.statements(since) if "search_path TO" in statement]
+
+
+def test_savepoint_rollback_after_a_switch_keeps_the_outer_tenant(
+    two_tenants: tuple[Tenant, Tenant], wire: WireTrace
+) -> None:
+    alpha, beta = two_tenants
+
+    def write_in_beta_then_fail() -> None:
+        with TenantContext.use_tenant(beta):
+            Note.objects.create(text="rolled back")
+            assert sorted(notes()) == ["path_beta", "rolled back"]
+        raise RuntimeError("undo the inner block")
+
+    with TenantContext.use_tenant(alpha), transaction.atomic():
+        assert notes() == ["path_alpha"]
+        with pytest.raises(RuntimeError), transaction.atomic():
+            write_in_beta_then_fail()
+        # The server undid the SET with the savepoint: the path is alpha's again.
+        assert server_search_path() == "path_alpha, public"
+        assert notes() == ["path_alpha"]
+    with TenantContext.use_tenant(beta):
+        assert notes() == ["path_beta"]
+    assert wire.sets(), "the switch to beta inside the savepoint reached the server"
+
+
+def test_savepoint_rollback_then_staying_in_the_inner_tenant(
+    two_tenants: tuple[Tenant, Tenant], wire: WireTrace
+) -> None:
+    alpha, beta = two_tenants
+    with TenantContext.use_tenant(alpha), transaction.atomic():
+        assert notes() == ["path_alpha"]
+        with TenantContext.use_tenant(beta):
+            with pytest.raises(RuntimeError), transaction.atomic():
+                read_then_fail(["path_beta"])  # SET to beta, after the savepoint
+            # The server is back on alpha's path; the engine must not trust its memory.
+            assert notes() == ["path_beta"]
+            assert server_search_path() == "path_beta, public"
+        assert notes() == ["path_alpha"]
+
+
+def test_transaction_rollback_after_a_set_forgets_the_path(
+    two_tenants: tuple[Tenant, Tenant], wire: WireTrace
+) -> None:
+    alpha, beta = two_tenants
+    with TenantContext.use_tenant(alpha):
+        assert notes() == ["path_alpha"]  # alpha's path set outside any transaction
+    with pytest.raises(RuntimeError), transaction.atomic(), TenantContext.use_tenant(beta):
+        read_then_fail(["path_beta"])  # the SET to beta is inside the transaction
+    with TenantContext.use_tenant(beta):
+        assert server_search_path() == "path_beta, public"
+        assert notes() == ["path_beta"]
+    with TenantContext.use_tenant(alpha):
+        assert notes() == ["path_alpha"]
+
+
+def test_failed_commit_forgets_the_path(
+    two_tenants: tuple[Tenant, Tenant], wire: WireTrace
+) -> None:
+    alpha, beta = two_tenants
+    with TenantContext.use_tenant(alpha):
+        assert notes() == ["path_alpha"]  # alpha's path set outside any transaction
+    transaction.set_autocommit(False)
+    try:
+        with TenantContext.use_tenant(beta):
+            # The foreign key is deferred: the COMMIT fails, and the server rolls back
+            # the whole transaction, the SET to beta included.
+            Note.objects.create(notebook_id=10_000, text="dangling")
+            with pytest.raises(IntegrityError):
+                transaction.commit()
+            assert server_search_path() == "path_beta, public"
+            assert notes() == ["path_beta"]
+    finally:
+        transaction.rollback()
+        transaction.set_autocommit(True)
+
+
+def test_killed_connection_reconnects_into_the_right_tenant(
+    two_tenants: tuple[Tenant, Tenant], wire: WireTrace
+) -> None:
+    alpha, beta = two_tenants
+    with TenantContext.use_tenant(alpha):
+        assert notes() == ["path_alpha"]
+    assert connection.connection is not None
+    pid = connection.connection.info.backend_pid
+    settings_dict = connection.settings_dict
+    with psycopg.connect(
+        host=settings_dict["HOST"],
+        port=settings_dict["PORT"],
+        user=settings_dict["USER"],
+        dbname=settings_dict["NAME"],
+        autocommit=True,
+    ) as killer:
+        killer.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+    with TenantContext.use_tenant(alpha), pytest.raises(OperationalError):
+        notes()
+    connection.close()
+    since = wire.mark()
+    with TenantContext.use_tenant(beta):
+        assert notes() == ["path_beta"]
+        assert server_search_path() == "path_beta, public"
+        assert connection.connection.info.backend_pid != pid
+    assert wire.sets(since) == []  # the new connection started in beta's path
+    with TenantContext.use_tenant(alpha):
+        assert notes() == ["path_alpha"]
+
+
+def test_master_scope_and_explicit_schema_inside_a_tenant(
+    two_tenants: tuple[Tenant, Tenant], wire: WireTrace
+) -> None:
+    alpha, beta = two_tenants
+    with TenantContext.use_tenant(alpha):
+        assert notes() == ["path_alpha"]
+        with TenantContext.use_master_db():
+            assert server_search_path() == "public"
+        with TenantContext.use_schema("path_beta"):
+            assert notes() == ["path_beta"]
+        assert notes() == ["path_alpha"]
+        assert server_search_path() == "path_alpha, public"
+    with TenantContext.use_tenant(beta):
+        assert Notebook.objects.count() == 0
