@@ -208,6 +208,8 @@ def test_fresh_connection_gets_its_path_at_startup_without_a_set(
         assert server_search_path() == "path_beta, public"
     assert wire.sets(since) == []
     assert not [statement for statement in wire.statements(since) if "search_path TO" in statement]
+    # Nothing but the view's own two queries: the time zone travelled at start-up too.
+    assert len(wire.statements(since)) == 2, wire.statements(since)
 
 
 def test_savepoint_rollback_after_a_switch_keeps_the_outer_tenant(

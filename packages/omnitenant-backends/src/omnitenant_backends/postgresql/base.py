@@ -16,6 +16,7 @@ request opens a fresh connection, already in the right tenant.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.db.backends.postgresql import base as postgresql_base
@@ -26,6 +27,9 @@ from omnitenant_backends.conf import omnitenant_settings
 from omnitenant_context import ContextState, IsolationType, TenantContext
 
 __all__ = ["DatabaseWrapper", "wanted_search_path"]
+
+# What may go into a libpq "-c name=value" option unescaped (time zone names do).
+_SAFE_OPTION_VALUE = re.compile(r"[A-Za-z0-9_/+\-]+")
 
 #: Key in a connection's settings dict that marks a tenant's own database: its
 #: connections never switch to a tenant schema, only to an explicit ``use_schema``.
@@ -94,8 +98,15 @@ class DatabaseWrapper(postgresql_base.DatabaseWrapper):
             # A pooled connection comes with whatever path its last user left.
             return super().get_new_connection(conn_params)
         wanted = self._wanted()
-        options = f"{conn_params.get('options', '')} -c search_path={','.join(wanted)}"
-        connection = super().get_new_connection({**conn_params, "options": options.strip()})
+        options = [conn_params.get("options", ""), f"-c search_path={','.join(wanted)}"]
+        timezone = self.timezone_name
+        if timezone and _SAFE_OPTION_VALUE.fullmatch(timezone):
+            # Django would otherwise send set_config('TimeZone', ...) on every new
+            # connection; in the start-up packet it costs no round trip.
+            options.append(f"-c TimeZone={timezone}")
+        connection = super().get_new_connection(
+            {**conn_params, "options": " ".join(option for option in options if option)}
+        )
         self.omnitenant_search_path = wanted
         return connection
 
