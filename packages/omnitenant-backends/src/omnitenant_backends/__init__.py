@@ -8,6 +8,12 @@ from omnitenant_backends.__about__ import __version__
 from omnitenant_backends._base import BaseTenantBackend
 from omnitenant_backends._clone import migrate_schema_template
 from omnitenant_backends._scope import exclusive_schema, is_schema_exclusive
+from omnitenant_backends.cache import (
+    CacheTenantBackend,
+    TenantCacheMixin,
+    clear_tenant_cache,
+    tenant_cache_aliases,
+)
 from omnitenant_backends.database import (
     DatabaseTenantBackend,
     is_tenant_database_alias,
@@ -22,14 +28,18 @@ from omnitenant_backends.schema import (
 
 __all__ = [
     "BaseTenantBackend",
+    "CacheTenantBackend",
     "DatabaseTenantBackend",
     "SchemaTenantBackend",
+    "TenantCacheMixin",
     "__version__",
+    "clear_tenant_cache",
     "exclusive_schema",
     "is_schema_exclusive",
     "is_shared_schema",
     "is_tenant_database_alias",
     "migrate_schema_template",
+    "tenant_cache_aliases",
     "tenant_database_alias",
     "tenant_database_settings",
     "tenant_schema_names",

@@ -1,5 +1,15 @@
 """The isolation backends, under the import paths of the API reference."""
 
-from omnitenant_backends import BaseTenantBackend, DatabaseTenantBackend, SchemaTenantBackend
+from omnitenant_backends import (
+    BaseTenantBackend,
+    CacheTenantBackend,
+    DatabaseTenantBackend,
+    SchemaTenantBackend,
+)
 
-__all__ = ["BaseTenantBackend", "DatabaseTenantBackend", "SchemaTenantBackend"]
+__all__ = [
+    "BaseTenantBackend",
+    "CacheTenantBackend",
+    "DatabaseTenantBackend",
+    "SchemaTenantBackend",
+]

@@ -17,6 +17,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django_omnitenant.constants import TenantStatus
 from django_omnitenant.management._common import add_tenant_argument, get_tenant_or_fail
 from django_omnitenant.utils import get_tenant_backend
+from omnitenant_backends import clear_tenant_cache
 from omnitenant_context import OmnitenantError, TenantContext
 
 
@@ -91,6 +92,13 @@ class Command(BaseCommand):
         except OmnitenantError as exc:
             raise CommandError(f"Dropping the data failed, the tenant row is kept: {exc}") from exc
         tenant.delete()
+        # A tenant created later under the same id must not find this one's cache.
+        try:
+            clear_tenant_cache(tenant)
+        except OmnitenantError as exc:
+            raise CommandError(
+                f"Tenant {tenant.tenant_id!r} was purged, but clearing its cache failed: {exc}"
+            ) from exc
         self.stdout.write(
             self.style.SUCCESS(f"Purged tenant {tenant.tenant_id!r}: data and row deleted.")
         )
