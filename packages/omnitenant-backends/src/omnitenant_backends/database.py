@@ -240,10 +240,14 @@ class DatabaseTenantBackend(BaseTenantBackend):
         # Deliberately ignores HOST and PORT ("localhost", "127.0.0.1" and "" can all
         # be the same server): a tenant may never share a configured database's name.
         for alias, configured in settings.DATABASES.items():
-            same_kind = configured.get("ENGINE") == entry["ENGINE"] or {
-                configured.get("ENGINE"),
-                entry["ENGINE"],
-            } <= _POSTGRES_ENGINES
+            same_kind = (
+                configured.get("ENGINE") == entry["ENGINE"]
+                or {
+                    configured.get("ENGINE"),
+                    entry["ENGINE"],
+                }
+                <= _POSTGRES_ENGINES
+            )
             if same_kind and str(configured.get("NAME")) == str(entry["NAME"]):
                 raise OmnitenantConfigurationError(
                     f"The tenant database {entry['NAME']!r} is the configured database "

@@ -81,6 +81,4 @@ def migrating_tenant_schema() -> bool:
     if state.schema is not None:
         return state.schema != public
     tenant = state.tenant
-    return (
-        tenant is not None and not state.master and tenant.isolation_type == IsolationType.SCHEMA
-    )
+    return tenant is not None and not state.master and tenant.isolation_type == IsolationType.SCHEMA
