@@ -42,6 +42,7 @@ __all__ = [
     "TenantQuerySet",
 ]
 
+_M = TypeVar("_M", bound=models.Model)
 _T = TypeVar("_T", bound="BaseTenant")
 _D = TypeVar("_D", bound="BaseDomain")
 
@@ -51,7 +52,29 @@ _ISOLATION_CHOICES = [(member.value, member.name.title()) for member in Isolatio
 _ISOLATION_VALUES = frozenset(member.value for member in IsolationType)
 
 
-class TenantQuerySet(models.QuerySet[_T]):
+class _LookupSourceQuerySet(models.QuerySet[_M]):
+    """A query set whose bulk writes change what the resolvers may have cached.
+
+    ``update()`` and ``delete()`` send no model signal, so they invalidate the cached
+    tenant lookups themselves (in every process, once the transaction commits).
+    """
+
+    def _prepare_update(self, values: dict[str, Any]) -> None:
+        """Check or normalise the values of an ``update()``; raise to refuse it."""
+
+    def update(self, **kwargs: Any) -> int:
+        self._prepare_update(kwargs)
+        changed = super().update(**kwargs)
+        _tenant_data_changed()
+        return changed
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        deleted = super().delete()
+        _tenant_data_changed()
+        return deleted
+
+
+class TenantQuerySet(_LookupSourceQuerySet[_T]):
     """Query set of tenants."""
 
     def active(self) -> Self:
@@ -62,21 +85,13 @@ class TenantQuerySet(models.QuerySet[_T]):
         """Tenants of one isolation type."""
         return self.filter(isolation_type=isolation_type)
 
-    def update(self, **kwargs: Any) -> int:
-        renamed = sorted(_IMMUTABLE_FIELDS & set(kwargs))
+    def _prepare_update(self, values: dict[str, Any]) -> None:
+        renamed = sorted(_IMMUTABLE_FIELDS & set(values))
         if renamed:
             raise ValidationError(
                 f"{', '.join(renamed)} cannot be changed by update(): the tenant's storage "
                 "is named after it. Create a new tenant and move the data instead."
             )
-        changed = super().update(**kwargs)
-        _tenant_data_changed()
-        return changed
-
-    def delete(self) -> tuple[int, dict[str, int]]:
-        deleted = super().delete()
-        _tenant_data_changed()
-        return deleted
 
 
 class TenantManager(models.Manager[_T]):
@@ -185,24 +200,16 @@ def _tenant_model_reference() -> str:
     return tenant_model
 
 
-class DomainQuerySet(models.QuerySet[_D]):
+class DomainQuerySet(_LookupSourceQuerySet[_D]):
     """Query set of domains."""
 
     def primary(self) -> Self:
         """Only the primary domain of each tenant."""
         return self.filter(is_primary=True)
 
-    def update(self, **kwargs: Any) -> int:
-        if "domain" in kwargs:
-            kwargs["domain"] = _normalised_domain(kwargs["domain"])
-        changed = super().update(**kwargs)
-        _tenant_data_changed()
-        return changed
-
-    def delete(self) -> tuple[int, dict[str, int]]:
-        deleted = super().delete()
-        _tenant_data_changed()
-        return deleted
+    def _prepare_update(self, values: dict[str, Any]) -> None:
+        if "domain" in values:
+            values["domain"] = _normalised_domain(values["domain"])
 
 
 class DomainManager(models.Manager[_D]):
