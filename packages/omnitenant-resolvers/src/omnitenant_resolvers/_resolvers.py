@@ -9,6 +9,7 @@ from omnitenant_context import (
     ConfigurationError,
     RequestLike,
     Tenant,
+    TenantResolver,
     TenantStore,
     is_valid_identifier,
 )
@@ -156,7 +157,7 @@ class ChainTenantResolver(BaseTenantResolver):
     """Asks each resolver in turn; the first tenant found wins."""
 
     def __init__(
-        self, resolvers: Iterable[BaseTenantResolver], store: TenantStore | None = None
+        self, resolvers: Iterable[TenantResolver], store: TenantStore | None = None
     ) -> None:
         super().__init__(store)
         self.resolvers = tuple(resolvers)
