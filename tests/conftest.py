@@ -15,6 +15,10 @@ from typing import Any
 
 import pytest
 
+# The test helpers users enable the same way (their fixture names and the `tenant`
+# marker collide with nothing here), and pytester for the helpers' own tests.
+pytest_plugins = ["pytester", "django_omnitenant.testing.pytest_plugin"]
+
 SERVICES: dict[str, tuple[str, int]] = {
     "postgres": (os.environ.get("OMNITENANT_PGHOST", "127.0.0.1"), 5432),
     "redis": ("127.0.0.1", 6379),

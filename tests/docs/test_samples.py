@@ -34,11 +34,13 @@ from __future__ import annotations
 
 import re
 import shlex
+import sys
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 from django.core.management import get_commands, load_command_class
@@ -170,8 +172,17 @@ def doc_namespace(
         "Note": Note,
     }
     previous_app = get_current_app()
+    # The docs write the tenant-scoped app as a user's would be, `notes`: its imports
+    # run for real against the test project's tenant app.
+    import tests.tenantapp
+    import tests.tenantapp.models
+
+    aliases = {"notes": tests.tenantapp, "notes.models": tests.tenantapp.models}
     try:
-        with override_settings(CELERY_BROKER_URL="memory://", CELERY_RESULT_BACKEND=None):
+        with (
+            override_settings(CELERY_BROKER_URL="memory://", CELERY_RESULT_BACKEND=None),
+            patch.dict(sys.modules, aliases),
+        ):
             yield namespace
     finally:
         _cleanup_celery(namespace)

@@ -43,7 +43,13 @@ def run_child(old: str, new: str) -> None:
 def test_change_in_another_process_is_seen_without_restart(
     tenants: list[Any],  # noqa: F811 - the fixture imported above
 ) -> None:
-    config = {**settings.OMNITENANT_CONFIG, "TENANT_CACHE_ALIAS": "shared"}
+    # Interval 0: this process reads the shared version on every lookup, so the very
+    # next request sees the other process's change (by default: within a second).
+    config = {
+        **settings.OMNITENANT_CONFIG,
+        "TENANT_CACHE_ALIAS": "shared",
+        "TENANT_CACHE_VERSION_CHECK_INTERVAL": 0,
+    }
     with override_settings(OMNITENANT_CONFIG=config):
         client = Client()
         assert client.get("/whoami/", HTTP_HOST="web-4.example.test").status_code == 200

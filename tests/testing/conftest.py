@@ -1,8 +1,8 @@
 """The test helpers' tests: pytester runs small user suites in a subprocess.
 
-The plugin is enabled here as a user would enable it, so the ``TenantTestCase`` classes of
-this folder share one session registry (pytest registers it for the whole session; its
-fixture names and the ``tenant`` marker collide with nothing else in the suite).
+The plugin is enabled in ``tests/conftest.py`` (pytest honours ``pytest_plugins`` only in
+the top-level conftest), as a user would enable it: the ``TenantTestCase`` classes here
+share one session registry, and the docs' samples can use the ``tenant`` marker.
 """
 
 from __future__ import annotations
@@ -10,8 +10,6 @@ from __future__ import annotations
 import pytest
 
 from tests.testing._timings import DURATIONS
-
-pytest_plugins = ["pytester", "django_omnitenant.testing.pytest_plugin"]
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

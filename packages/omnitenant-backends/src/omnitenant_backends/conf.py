@@ -71,14 +71,16 @@ DEFAULTS: Final[Mapping[str, Any]] = {
     # recently used one is closed first.
     "MAX_OPEN_TENANT_CONNECTIONS": 32,
     # The cached tenant lookup of the resolvers: seconds a found / unknown tenant stays
-    # cached, entries kept per process, the Django cache alias holding the shared
-    # invalidation version, and seconds between two reads of that version (0: every
-    # lookup; a change elsewhere is then seen by the very next request).
-    "TENANT_CACHE_TTL": 300.0,
+    # cached (saves and deletes invalidate explicitly; the TTL only bounds how long a
+    # raw SQL change goes unseen), entries kept per process, the Django cache alias
+    # holding the shared invalidation version, and seconds between two reads of that
+    # version (0: every lookup, one cache read per request; the default 1 s lets other
+    # processes see a change within a second while warm requests read nothing).
+    "TENANT_CACHE_TTL": 3600.0,
     "TENANT_CACHE_NEGATIVE_TTL": 30.0,
     "TENANT_CACHE_MAX_SIZE": 10_000,
     "TENANT_CACHE_ALIAS": "default",
-    "TENANT_CACHE_VERSION_CHECK_INTERVAL": 0.0,
+    "TENANT_CACHE_VERSION_CHECK_INTERVAL": 1.0,
     # What the middleware does with a host that names no tenant: "not_found" answers
     # 404, "public" serves the request without a tenant (like PUBLIC_HOST).
     "UNKNOWN_HOST": "not_found",

@@ -18,11 +18,11 @@ Every key, its default and its effect::
         "SQLITE_DIRECTORY": None,              # where SQLite tenant files go
         "POSTGRES_TEMPLATE_DATABASE": None,    # CREATE DATABASE ... TEMPLATE this
         "MAX_OPEN_TENANT_CONNECTIONS": 32,     # per thread, least recently used closed
-        "TENANT_CACHE_TTL": 300.0,             # seconds a resolved tenant stays cached
+        "TENANT_CACHE_TTL": 3600.0,            # seconds a resolved tenant stays cached
         "TENANT_CACHE_NEGATIVE_TTL": 30.0,     # seconds an unknown host stays cached
         "TENANT_CACHE_MAX_SIZE": 10_000,       # cached lookups per process (LRU)
         "TENANT_CACHE_ALIAS": "default",       # Django cache holding the shared version
-        "TENANT_CACHE_VERSION_CHECK_INTERVAL": 0.0,  # seconds between version reads
+        "TENANT_CACHE_VERSION_CHECK_INTERVAL": 1.0,  # seconds between version reads
         "UNKNOWN_HOST": "not_found",           # or "public": serve without a tenant
     }
 

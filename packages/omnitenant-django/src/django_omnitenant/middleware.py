@@ -21,7 +21,6 @@ warm lookup stays on the event loop, and only a cache miss runs the ORM in a thr
 
 from __future__ import annotations
 
-import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from typing import Any, cast
 
@@ -40,13 +39,11 @@ from omnitenant_context import (
     TenantContext,
     TenantResolver,
 )
-from omnitenant_resolvers import normalize_host
+from omnitenant_resolvers import normalize_host_cached
 
 __all__ = ["TenantMiddleware"]
 
-# Hosts repeat from request to request: normalise each spelling once. Failures are not
-# cached (lru_cache does not keep exceptions), so hostile hosts cannot fill it for free.
-_normalize = functools.lru_cache(maxsize=4096)(normalize_host)
+_normalize = normalize_host_cached
 
 
 class _Resolution:

@@ -32,7 +32,11 @@ class ActivationSignalListener:
     """Turns context changes into ``tenant_activated`` / ``tenant_deactivated``."""
 
     def context_changed(self, previous: ContextState, current: ContextState) -> None:
-        if previous.tenant is current.tenant:
+        # Runs on every switch: the plain list checks keep it near free while nobody
+        # listens (has_listeners() walks the receivers).
+        if previous.tenant is current.tenant or not (
+            tenant_activated.receivers or tenant_deactivated.receivers
+        ):
             return
         if previous.tenant is not None and tenant_deactivated.has_listeners():
             tenant_deactivated.send(sender=type(previous.tenant), tenant=previous.tenant)

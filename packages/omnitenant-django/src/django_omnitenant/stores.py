@@ -4,9 +4,11 @@
 and the Celery integration use. A warm lookup costs no query. Saving or deleting a tenant
 or a domain (``save()``, ``delete()``, and the query sets' ``update()`` / ``delete()``)
 bumps a version in the shared Django cache (``TENANT_CACHE_ALIAS``) once the transaction
-commits; every process sees the new version on its next lookup (or within
-``TENANT_CACHE_VERSION_CHECK_INTERVAL`` seconds) and drops its cached tenants. Raw SQL
-changes are only seen once the entries expire (``TENANT_CACHE_TTL``).
+commits. The process that made the change drops its cached tenants at once; every other
+process reads the version at most every ``TENANT_CACHE_VERSION_CHECK_INTERVAL`` seconds
+(1 s by default; 0 reads it on every lookup, one cache read per request) and drops its
+cached tenants when it moved. Raw SQL changes are only seen once the entries expire
+(``TENANT_CACHE_TTL``).
 
 With the local-memory cache the version is per process: use a shared cache (Redis,
 Memcached, the database cache) when several processes serve requests.
@@ -65,9 +67,14 @@ class CacheVersionSource:
         self.alias = alias
 
     def get_version(self) -> object:
+        cache = caches[self.alias]
+        if TenantContext.get_state().is_empty:
+            # The usual case (the middleware, before it enters a tenant): keys are
+            # global already, no scope to enter.
+            return cache.get(VERSION_KEY, 0)
         # The master scope keeps the key global when the cache is tenant-aware.
         with TenantContext.use_master_db():
-            return caches[self.alias].get(VERSION_KEY, 0)
+            return cache.get(VERSION_KEY, 0)
 
     def bump(self) -> None:
         cache = caches[self.alias]

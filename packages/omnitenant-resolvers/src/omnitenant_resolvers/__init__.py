@@ -8,7 +8,7 @@ through a :class:`~omnitenant_context.TenantStore`, usually wrapped in a
 
 from omnitenant_resolvers.__about__ import __version__
 from omnitenant_resolvers._cache import CachedTenantStore, VersionSource
-from omnitenant_resolvers._hosts import MAX_HOST_LENGTH, normalize_host
+from omnitenant_resolvers._hosts import MAX_HOST_LENGTH, normalize_host, normalize_host_cached
 from omnitenant_resolvers._resolvers import (
     BaseTenantResolver,
     ChainTenantResolver,
@@ -30,4 +30,5 @@ __all__ = [
     "VersionSource",
     "__version__",
     "normalize_host",
+    "normalize_host_cached",
 ]

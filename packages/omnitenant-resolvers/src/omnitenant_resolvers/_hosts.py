@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from typing import Final
 
 from omnitenant_context import InvalidHost
 
-__all__ = ["MAX_HOST_LENGTH", "normalize_host"]
+__all__ = ["MAX_HOST_LENGTH", "normalize_host", "normalize_host_cached"]
 
 #: The longest host name DNS allows, without the trailing dot.
 MAX_HOST_LENGTH: Final = 253
@@ -82,3 +83,9 @@ def _idna(name: str, original: str) -> str:
         raise InvalidHost(
             f"The host {original[:80]!r} is not a valid international name."
         ) from None
+
+
+#: :func:`normalize_host` behind an LRU cache, for the request path: hosts repeat from
+#: request to request. Failures are not cached (``lru_cache`` keeps no exceptions), so
+#: hostile hosts cannot fill it for free; the bound keeps a flood of hosts in check.
+normalize_host_cached = functools.lru_cache(maxsize=4096)(normalize_host)

@@ -13,7 +13,7 @@ from omnitenant_context import (
     TenantStore,
     is_valid_identifier,
 )
-from omnitenant_resolvers._hosts import normalize_host
+from omnitenant_resolvers._hosts import normalize_host, normalize_host_cached
 
 __all__ = [
     "BaseTenantResolver",
@@ -60,7 +60,7 @@ class BaseTenantResolver(ABC):
     @staticmethod
     def host_of(request: RequestLike) -> str:
         """The request's host, normalised (see :func:`normalize_host`)."""
-        return normalize_host(request.get_host())
+        return normalize_host_cached(request.get_host())
 
 
 class CustomDomainTenantResolver(BaseTenantResolver):
