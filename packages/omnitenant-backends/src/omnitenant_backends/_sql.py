@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 from psycopg import sql
 
 from omnitenant_context import check_identifier
 
-__all__ = ["qualified", "search_path_sql"]
+__all__ = ["qualified", "search_path_bytes", "search_path_sql"]
 
 
 def search_path_sql(schemas: Iterable[str]) -> sql.Composed:
     """``SET search_path TO "a", "b"`` for validated schema names."""
     names = [sql.Identifier(check_identifier(name, what="schema name")) for name in schemas]
     return sql.SQL("SET search_path TO {}").format(sql.SQL(", ").join(names))
+
+
+@functools.lru_cache(maxsize=4096)
+def search_path_bytes(schemas: tuple[str, ...]) -> bytes:
+    """:func:`search_path_sql` rendered once per path, for the engine's hot path.
+
+    Composing and rendering the statement costs about as much as sending it; a tenant
+    switch on a persistent connection repeats the same few paths over and over. The
+    connection's encoding is always UTF-8 (Django sets it) and the names are ASCII, so
+    the bytes do not depend on the connection.
+    """
+    return search_path_sql(schemas).as_bytes(None)
 
 
 def qualified(schema: str, name: str) -> sql.Identifier:

@@ -22,7 +22,7 @@ from typing import Any
 from django.db.backends.postgresql import base as postgresql_base
 
 from omnitenant_backends._scope import is_schema_exclusive
-from omnitenant_backends._sql import search_path_sql
+from omnitenant_backends._sql import search_path_bytes
 from omnitenant_backends.conf import omnitenant_settings
 from omnitenant_context import ContextState, IsolationType, TenantContext
 
@@ -121,8 +121,7 @@ class DatabaseWrapper(postgresql_base.DatabaseWrapper):
         # Unknown until the server confirmed it: a failed SET leaves the path unknown.
         self.omnitenant_search_path = None
         # create_cursor() runs after ensure_connection(), so the connection exists.
-        with self.connection.cursor() as cursor:
-            cursor.execute(search_path_sql(wanted))
+        self.connection.execute(search_path_bytes(wanted))
         self.omnitenant_search_path = wanted
 
     def _rollback(self) -> None:
