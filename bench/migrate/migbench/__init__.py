@@ -1,0 +1,1 @@
+"""The migrate benchmark's Django projects: one settings module per tool."""

@@ -1,0 +1,1 @@
+"""Migration modules swapped in with ``MIGRATION_MODULES`` for scenario B."""

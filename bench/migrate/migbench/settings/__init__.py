@@ -1,0 +1,1 @@
+"""Settings modules of the migrate benchmark (``omni`` and ``dt``)."""

@@ -1,0 +1,198 @@
+"""One step of the migrate benchmark, in a process of its own: ``python -m migbench.worker``.
+
+    setup   --tool omni|dt --tenants N   the master schema and N tenants, by the tool's API
+    migrate --variant KEY                 the variant's fleet command, once, timed
+    check                                 how many schemas have the release applied
+    profile --variant KEY --sort tottime  the fleet command under cProfile
+
+``DJANGO_SETTINGS_MODULE`` (``migbench.settings.omni`` / ``.dt``) and ``BENCH_MIGRATE_DB``
+come from ``run.py``. What a step measured goes to the JSON file ``--result``; the
+commands' own output goes to this process's stdout (``run.py`` sends it to a log file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import pstats
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import django
+
+#: The variants: tool, label, and the command with its options (as ``call_command``).
+VARIANTS: dict[str, tuple[str, str, str, dict[str, Any]]] = {
+    "omni_j1": ("omni", "--jobs 1", "migratealltenants", {"jobs": 1, "progress": "lines"}),
+    "omni_j2": ("omni", "--jobs 2", "migratealltenants", {"jobs": 2, "progress": "lines"}),
+    "dt_standard": (
+        "dt",
+        "standard executor",
+        "migrate_schemas",
+        {"tenant": True, "executor": "standard", "interactive": False},
+    ),
+    "dt_mp": (
+        "dt",
+        "multiprocessing executor, 2 processes",
+        "migrate_schemas",
+        {"tenant": True, "executor": "multiprocessing", "interactive": False},
+    ),
+}
+
+RELEASE = ("notes", "0002_release")
+
+
+def tenant_id(index: int) -> str:
+    return f"t{index:04d}"
+
+
+# -- setup ----------------------------------------------------------------------------------
+
+
+def setup_omni(count: int) -> dict[str, float]:
+    from django.core.management import call_command
+
+    from django_omnitenant.utils import get_tenant_backend, get_tenant_model
+
+    started = time.perf_counter()
+    call_command("migrate", interactive=False, verbosity=0)
+    master = time.perf_counter()
+    tenant_model = get_tenant_model()
+    first = 0.0
+    for index in range(1, count + 1):
+        one = time.perf_counter()
+        tenant = tenant_model.objects.create(tenant_id=tenant_id(index), name=tenant_id(index))
+        # Cloned from omnitenant's template schema (CLONE_SCHEMA_TEMPLATE, the default);
+        # the first tenant also creates and migrates the template.
+        get_tenant_backend(tenant).create()
+        if index == 1:
+            first = time.perf_counter() - one
+    done = time.perf_counter()
+    return {"master_s": master - started, "tenants_s": done - master, "first_s": first}
+
+
+def setup_dt(count: int) -> dict[str, float]:
+    from django.core.management import call_command
+    from django_tenants.utils import get_tenant_model
+
+    started = time.perf_counter()
+    call_command("migrate_schemas", shared=True, interactive=False, verbosity=0)
+    master = time.perf_counter()
+    tenant_model = get_tenant_model()
+    first = 0.0
+    for index in range(1, count + 1):
+        one = time.perf_counter()
+        # django-tenants' documented way: save() creates the schema and runs
+        # migrate_schemas for it (auto_create_schema, no TENANT_BASE_SCHEMA to clone).
+        tenant_model(schema_name=tenant_id(index), name=tenant_id(index)).save(verbosity=0)
+        if index == 1:
+            first = time.perf_counter() - one
+    done = time.perf_counter()
+    return {"master_s": master - started, "tenants_s": done - master, "first_s": first}
+
+
+# -- the fleet command ------------------------------------------------------------------------
+
+
+def run_variant(key: str) -> float:
+    from django.core.management import call_command
+
+    _tool, _label, command, options = VARIANTS[key]
+    started = time.perf_counter()
+    call_command(command, **options)
+    return time.perf_counter() - started
+
+
+def profile_variant(key: str, sort: str, limit: int) -> str:
+    profiler = cProfile.Profile()
+    profiler.enable()
+    seconds = run_variant(key)
+    profiler.disable()
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    stats.sort_stats(sort).print_stats(limit)
+    return f"{key}: {seconds:.3f} s under cProfile (this process only)\n{out.getvalue()}"
+
+
+# -- checking what the run did ------------------------------------------------------------------
+
+
+def check() -> dict[str, int]:
+    """Schemas with a ``django_migrations`` table, and those with the release applied."""
+    from django.db import connections
+    from psycopg import sql
+
+    with connections["default"].cursor() as cursor:
+        cursor.execute(
+            "SELECT n.nspname FROM pg_catalog.pg_class c "
+            "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relname = 'django_migrations' AND c.relkind = 'r' "
+            "AND n.nspname <> 'public'"
+        )
+        schemas = [str(row[0]) for row in cursor.fetchall()]
+        with_release = 0
+        rows = 0
+        if schemas:
+            cursor.execute(
+                sql.SQL(" UNION ALL ")
+                .join(
+                    sql.SQL(
+                        "SELECT count(*) FILTER (WHERE app = {} AND name = {}), count(*) FROM {}"
+                    ).format(
+                        sql.Literal(RELEASE[0]),
+                        sql.Literal(RELEASE[1]),
+                        sql.Identifier(schema, "django_migrations"),
+                    )
+                    for schema in schemas
+                )
+                .as_string(cursor.connection)
+            )
+            for applied, total in cursor.fetchall():
+                with_release += int(applied)
+                rows += int(total)
+        cursor.execute(
+            "SELECT count(*) FROM information_schema.columns "
+            "WHERE table_name = 'notes_note' AND column_name = 'archived_at'"
+        )
+        row = cursor.fetchone()
+    return {
+        "schemas": len(schemas),
+        "with_release": with_release,
+        "migration_rows": rows,
+        "with_column": int(row[0]) if row else 0,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("step", choices=["setup", "migrate", "check", "profile"])
+    parser.add_argument("--tool", choices=["omni", "dt"])
+    parser.add_argument("--tenants", type=int, default=200)
+    parser.add_argument("--variant", choices=sorted(VARIANTS))
+    parser.add_argument("--sort", default="cumulative")
+    parser.add_argument("--limit", type=int, default=40)
+    parser.add_argument("--result", type=Path, required=True)
+    args = parser.parse_args()
+    django.setup()
+    result: dict[str, Any]
+    if args.step == "setup":
+        result = (setup_omni if args.tool == "omni" else setup_dt)(args.tenants)
+    elif args.step == "migrate":
+        result = {"seconds": run_variant(args.variant)}
+    elif args.step == "profile":
+        result = {"report": profile_variant(args.variant, args.sort, args.limit)}
+    else:
+        result = check()
+    from django.db import connections
+
+    connections.close_all()
+    args.result.write_text(json.dumps(result))
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

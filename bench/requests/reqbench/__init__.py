@@ -1,0 +1,1 @@
+"""The request benchmark's Django projects: one settings module per variant."""

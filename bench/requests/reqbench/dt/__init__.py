@@ -1,0 +1,1 @@
+"""django-tenants' master models for the benchmark: its tenant and domain."""

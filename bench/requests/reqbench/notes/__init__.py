@@ -1,0 +1,1 @@
+"""The tenant table every variant serves: ``Note`` (ten rows per tenant)."""

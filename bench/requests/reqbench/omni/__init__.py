@@ -1,0 +1,1 @@
+"""omnitenant's master models for the benchmark: its tenant and domain."""

@@ -1,0 +1,1 @@
+"""One settings module per variant; :mod:`.common` holds what they share."""
