@@ -112,3 +112,10 @@ def test_one_primary_domain_per_tenant_and_unique_hosts(tenant: Any) -> None:
         "one.example.test",
         "two.example.test",
     ]
+
+
+def test_the_api_reference_manager_name_is_the_tenant_manager() -> None:
+    from django_omnitenant.models import TenantManager, TenantQuerySetManager
+
+    assert TenantQuerySetManager is TenantManager
+    assert isinstance(get_tenant_model().objects, TenantQuerySetManager)

@@ -40,6 +40,7 @@ __all__ = [
     "DomainQuerySet",
     "TenantManager",
     "TenantQuerySet",
+    "TenantQuerySetManager",
 ]
 
 _M = TypeVar("_M", bound=models.Model)
@@ -113,6 +114,10 @@ class TenantManager(models.Manager[_T]):
         for obj in objs:
             obj.prepare_identifiers()
         return super().bulk_create(objs, *args, **kwargs)
+
+
+#: The name the API reference gives the tenant manager; the same class.
+TenantQuerySetManager = TenantManager
 
 
 class BaseTenant(models.Model):
