@@ -72,25 +72,25 @@ class TenantMiddleware:
         self.is_async = iscoroutinefunction(get_response)
         if self.is_async:
             markcoroutinefunction(self)
+        # Both built on first use and again after a settings change (None = rebuild).
         self._resolver: TenantResolver | None = None
         self._public_host: str | None = None
-        self._configured = False
         on_settings_reload(self._forget_configuration)
 
     # -- configuration, read once and again after a settings change -------------------
 
     def _forget_configuration(self) -> None:
-        self._configured = False
         self._resolver = None
 
     def _configure(self) -> TenantResolver:
         resolver = self._resolver
-        if resolver is None or not self._configured:
+        if resolver is None:
             conf = omnitenant_settings()
+            # The public host first: another thread that sees the new resolver must also
+            # see the host that goes with it.
+            self._public_host = None if conf.public_host is None else _normalize(conf.public_host)
             resolver_class = import_from_setting("TENANT_RESOLVER")
             resolver = self._resolver = cast("TenantResolver", resolver_class())
-            self._public_host = None if conf.public_host is None else _normalize(conf.public_host)
-            self._configured = True
         return resolver
 
     # -- resolution -------------------------------------------------------------------
