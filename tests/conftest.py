@@ -8,6 +8,7 @@ CI), where a missing service fails every such test instead of hiding it.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 from collections.abc import Callable, Iterator
 from functools import cache
@@ -49,6 +50,19 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"omnitenant services: {', '.join(found)}; services {mode}",
         f"django {django.get_version()}",
     ]
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Remove this run's SQLite folder, once, in the process that named the run."""
+    if os.environ.get("OMNITENANT_TEST_RUN_OWNER") != str(os.getpid()):
+        return
+    from django.conf import settings
+
+    if not settings.configured:
+        return
+    directory = settings.OMNITENANT_CONFIG.get("SQLITE_DIRECTORY")
+    if directory:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

@@ -28,8 +28,15 @@ INSTALLED_APPS = [
     "tests.tenantapp",
 ]
 
-# One test database name per interpreter, so two matrix envs never share one.
-_RUN = f"py{sys.version_info.major}{sys.version_info.minor}"
+# One name per test run for everything the run creates (test database, SQLite folder,
+# cache prefix), so two runs on one machine never share one. It is put into the
+# environment, so the child processes a test starts (a Celery worker, a command) inherit
+# the parent's names.
+_RUN = os.environ.setdefault(
+    "OMNITENANT_TEST_RUN", f"py{sys.version_info.major}{sys.version_info.minor}_{os.getpid()}"
+)
+# The process that named the run removes its SQLite folder at the end (tests/conftest.py).
+os.environ.setdefault("OMNITENANT_TEST_RUN_OWNER", str(os.getpid()))
 DATABASES = {
     "default": {
         "ENGINE": "omnitenant_backends.postgresql",

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 
 from omnitenant_backends.conf import omnitenant_settings
 from tests.testing._timings import DURATIONS
@@ -120,7 +121,7 @@ def test_thirty_tests_over_three_tenants(
     pytester.makefile(".ini", pytest=INNER_INI)
     pytester.makeconftest(INNER_CONFTEST)
     pytester.makepyfile(test_notes=INNER_TESTS, inner_settings=INNER_SETTINGS_WITHOUT_TEMPLATE)
-    outer_database = os.environ.get("OMNITENANT_TEST_DB_NAME", "test_omnitenant")
+    outer_database = settings.DATABASES["default"]["TEST"]["NAME"]
     # Its own test database: the outer session's stays untouched.
     monkeypatch.setenv("OMNITENANT_TEST_DB_NAME", f"{outer_database}_inner")
     monkeypatch.setenv("OMNITENANT_TEST_REUSE_TENANTS", reuse)
