@@ -41,7 +41,7 @@ from psycopg import sql  # noqa: E402
 
 from django_omnitenant.utils import get_tenant_backend, get_tenant_model  # noqa: E402
 from omnitenant_backends import migrate_schema_template  # noqa: E402
-from omnitenant_backends.conf import omnitenant_settings  # noqa: E402
+from omnitenant_backends.conf import backend_settings  # noqa: E402
 from omnitenant_context import TenantContext  # noqa: E402
 from tests.backends.test_search_path import WireTrace  # noqa: E402 - the tests' own counter
 from tests.tenantapp.models import Note  # noqa: E402
@@ -100,7 +100,7 @@ def time_creation(path: str, rounds: int) -> dict[int, float]:
             seconds, tenants = create_batch(f"bench_{path}_{count}_{round_number}", count)
             if path == "clone":
                 # Numbers for a clone that silently fell back to migrating would lie.
-                template = omnitenant_settings().schema_template
+                template = backend_settings().schema_template
                 assert template is not None
                 if migration_rows(tenants[0].schema_name) != migration_rows(template):
                     raise SystemExit("the clone path migrated instead: see the warning above")
@@ -198,7 +198,7 @@ def main() -> None:
     }
     original_name = creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
     try:
-        template = omnitenant_settings().schema_template
+        template = backend_settings().schema_template
         assert template is not None, "the bench needs SCHEMA_TEMPLATE (the default)"
         with config(CLONE_SCHEMA_TEMPLATE=False):
             migrated = time_creation("migrate", args.rounds)

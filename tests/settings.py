@@ -11,6 +11,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 SECRET_KEY = "omnitenant-tests-only-not-a-secret"  # noqa: S105 - fixed key for tests
 DEBUG = False
@@ -37,7 +38,7 @@ _RUN = os.environ.setdefault(
 )
 # The process that named the run removes its SQLite folder at the end (tests/conftest.py).
 os.environ.setdefault("OMNITENANT_TEST_RUN_OWNER", str(os.getpid()))
-DATABASES = {
+DATABASES: dict[str, dict[str, Any]] = {
     "default": {
         "ENGINE": "omnitenant_backends.postgresql",
         "NAME": "omnitenant",
@@ -54,7 +55,7 @@ if os.environ.get("OMNITENANT_TEST_DATABASE"):
 DATABASE_ROUTERS = ["django_omnitenant.routers.TenantRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-OMNITENANT_CONFIG = {
+OMNITENANT_CONFIG: dict[str, Any] = {
     "TENANT_MODEL": "testapp.Tenant",
     "DOMAIN_MODEL": "testapp.Domain",
     "PUBLIC_HOST": "example.test",

@@ -20,7 +20,7 @@ from omnitenant_backends import (
     tenant_database_alias,
     tenant_database_settings,
 )
-from omnitenant_backends.conf import OmnitenantConfigurationError, omnitenant_settings
+from omnitenant_backends.conf import OmnitenantConfigurationError, backend_settings
 from omnitenant_backends.signals import tenant_created
 from omnitenant_context import ProvisioningError, TenantContext
 from tests.tenantapp.models import Note
@@ -54,7 +54,7 @@ def test_sqlite_tenant_gets_its_own_file_and_tables(tenant_factory: Any) -> None
     entry = tenant_database_settings(tenant)
     path = Path(entry["NAME"])
     assert entry["ENGINE"] == "django.db.backends.sqlite3"
-    assert path.parent == omnitenant_settings().sqlite_directory
+    assert path.parent == backend_settings().sqlite_directory
     assert path.is_file()
     with TenantContext.use_tenant(tenant):
         Note.objects.create(text="in sqlite")

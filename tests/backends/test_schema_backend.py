@@ -21,7 +21,7 @@ from psycopg import sql
 from django_omnitenant.utils import get_tenant_backend, get_tenant_model
 from omnitenant_backends import SchemaTenantBackend, migrate_schema_template
 from omnitenant_backends import _clone as clone_module
-from omnitenant_backends.conf import OmnitenantConfigurationError, omnitenant_settings
+from omnitenant_backends.conf import OmnitenantConfigurationError, backend_settings
 from omnitenant_backends.signals import tenant_created, tenant_deleted
 from omnitenant_context import InvalidIdentifier, ProvisioningError, TenantContext
 from tests.support import PlainTenant, plain_tenant
@@ -37,7 +37,7 @@ def config(**changes: Any) -> override_settings:
 
 
 def template_name() -> str:
-    name = omnitenant_settings().schema_template
+    name = backend_settings().schema_template
     assert name, "the test settings keep the default SCHEMA_TEMPLATE"
     return name
 

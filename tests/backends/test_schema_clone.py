@@ -22,7 +22,7 @@ from psycopg import sql
 
 from django_omnitenant.utils import get_tenant_model
 from omnitenant_backends import migrate_schema_template, tenant_schema_names
-from omnitenant_backends.conf import OmnitenantConfigurationError, omnitenant_settings
+from omnitenant_backends.conf import OmnitenantConfigurationError, backend_settings
 from omnitenant_context import TenantContext
 from tests.tenantapp.models import Note, Notebook
 
@@ -37,7 +37,7 @@ def config(**changes: Any) -> override_settings:
 
 
 def template_name() -> str:
-    name = omnitenant_settings().schema_template
+    name = backend_settings().schema_template
     assert name, "the test settings keep the default SCHEMA_TEMPLATE"
     return name
 

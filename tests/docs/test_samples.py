@@ -12,9 +12,9 @@ How each fenced block is treated, by its info string:
     in-memory broker (``CELERY_BROKER_URL``) and uninstalled after the page.
 ``python settings``
     A ``settings.py`` excerpt: executed in a fresh namespace (``...`` placeholders are
-    plain Python), then checked: every ``OMNITENANT_CONFIG`` key is a key of
-    ``omnitenant_backends.conf.DEFAULTS``, and every dotted path it names (middleware,
-    routers, database engines, cache backends, the resolver) imports.
+    plain Python), then checked: every ``OMNITENANT_CONFIG`` key is one the packages
+    declare (``known_settings()``), and every dotted path it names (middleware, routers,
+    database engines, cache backends, the resolver) imports.
 ``python models``
     A ``models.py`` excerpt: executed as a module of the test app inside an isolated app
     registry, so Django's model metaclass checks the classes without registering them.
@@ -214,14 +214,15 @@ def _dotted_paths(settings: dict[str, Any]) -> Iterator[str]:
 
 @pytest.mark.parametrize("block", _blocks("python settings"), ids=_ids(_blocks("python settings")))
 def test_settings_samples(block: Block) -> None:
-    from omnitenant_backends.conf import DEFAULTS
+    import django_omnitenant.conf  # noqa: F401 - declares the Django app's keys
+    from omnitenant_backends.config import known_settings
 
     namespace: dict[str, Any] = {"__name__": "settings"}
     _run(block, namespace)
     names = [name for name in namespace if name.isupper()]
     assert names, f"{block.where}: a settings sample defines no setting"
     config = namespace.get("OMNITENANT_CONFIG", {})
-    unknown = sorted(set(config) - set(DEFAULTS))
+    unknown = sorted(set(config) - set(known_settings()))
     assert not unknown, f"{block.where}: unknown OMNITENANT_CONFIG keys {unknown}"
     for path in _dotted_paths(namespace):
         if isinstance(path, str):

@@ -9,7 +9,6 @@ the schema template; the durations are printed in the run's summary.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
@@ -17,7 +16,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from omnitenant_backends.conf import omnitenant_settings
+from omnitenant_backends.conf import backend_settings
 from tests.testing._timings import DURATIONS
 
 pytestmark = pytest.mark.postgres
@@ -138,7 +137,7 @@ def test_thirty_tests_over_three_tenants(
     assert len(created) == creations
     assert sorted(set(created)) == list(TENANTS)
     # The session dropped its database tenant's file when it ended.
-    sqlite_file = Path(str(omnitenant_settings().sqlite_directory)) / "pt_gamma.sqlite3"
+    sqlite_file = Path(str(backend_settings().sqlite_directory)) / "pt_gamma.sqlite3"
     assert not sqlite_file.exists()
 
 

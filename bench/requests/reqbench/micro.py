@@ -68,9 +68,9 @@ def _resolution(request: Any, time_it: Callable[..., None]) -> Any:
     """The middleware's work before the view: host, cached lookup, context."""
     from django.core.cache import caches
 
+    from django_omnitenant.conf import app_settings
     from django_omnitenant.middleware import TenantMiddleware
     from django_omnitenant.stores import VERSION_KEY, get_tenant_store
-    from omnitenant_backends.conf import omnitenant_settings
     from omnitenant_context import TenantContext
     from omnitenant_resolvers import normalize_host
 
@@ -80,7 +80,7 @@ def _resolution(request: Any, time_it: Callable[..., None]) -> Any:
     host = normalize_host(request.get_host())
     tenant = store.get_by_domain(host)
     assert tenant is not None
-    cache = caches[omnitenant_settings().tenant_cache_alias]
+    cache = caches[app_settings().tenant_cache_alias]
 
     def version() -> Any:
         with TenantContext.use_master_db():
@@ -103,8 +103,8 @@ def _engine(tenant: Any, time_it: Callable[..., None]) -> None:
     """The engine's work when a cursor is taken, and the SET it sends on a switch."""
     from django.db import connections
 
+    from django_omnitenant.conf import backend_settings
     from omnitenant_backends._sql import search_path_sql
-    from omnitenant_backends.conf import omnitenant_settings
     from omnitenant_context import TenantContext
 
     alias = "default"
@@ -132,7 +132,7 @@ def _engine(tenant: Any, time_it: Callable[..., None]) -> None:
             with TenantContext.use_tenant(tenant):
                 connection._wanted()
 
-        path = (tenant.schema_name, omnitenant_settings().public_schema)
+        path = (tenant.schema_name, backend_settings().public_schema)
         statement = search_path_sql(path)
         time_it("engine: use_tenant() + connection._wanted()", wanted)
         time_it("engine: search_path_sql(path)", lambda: search_path_sql(path))

@@ -251,10 +251,10 @@ class OmniSchema(Variant):
     def add_bulk(self, indexes: Sequence[int]) -> None:
         from django.db import transaction
 
-        from omnitenant_backends.conf import omnitenant_settings
+        from omnitenant_backends.conf import backend_settings
 
         # omnitenant's template schema, made and migrated with the first tenant.
-        template = omnitenant_settings().schema_template
+        template = backend_settings().schema_template
         assert template is not None
         with transaction.atomic():
             self.add_rows(indexes)

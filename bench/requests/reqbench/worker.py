@@ -153,13 +153,13 @@ class Worker:
         for entry in connections.settings.values():
             entry["CONN_MAX_AGE"] = conn_max_age
         try:
-            from omnitenant_backends.conf import omnitenant_settings
+            from omnitenant_backends.conf import backend_settings
         except ImportError:
             pass
         else:
             # Tenant aliases registered from now on inherit it too (all of them exist
             # already: tenants are registered when created).
-            defaults = omnitenant_settings().database_defaults
+            defaults = backend_settings().database_defaults
             if isinstance(defaults, dict) and defaults:
                 defaults["CONN_MAX_AGE"] = conn_max_age
         return {"conn_max_age": conn_max_age}

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 from django.core.management import call_command
 from django.db import models
 
-from omnitenant_backends.conf import omnitenant_settings
+from omnitenant_backends.conf import backend_settings
 from omnitenant_backends.signals import tenant_created, tenant_deleted, tenant_migrated
 from omnitenant_context import (
     ProvisioningError,
@@ -135,7 +135,7 @@ class BaseTenantBackend(ABC):
         """Drop the tenant's storage and data."""
 
     def _migrate_database_alias(self) -> str:
-        return omnitenant_settings().master_database
+        return backend_settings().master_database
 
     def _run_migrate(self, **options: Any) -> None:
         options.setdefault("verbosity", 0)
@@ -151,6 +151,6 @@ class BaseTenantBackend(ABC):
         tenant = self.tenant
         if not isinstance(tenant, models.Model) or tenant.pk is None:
             return
-        master = omnitenant_settings().master_database
+        master = backend_settings().master_database
         with TenantContext.use_master_db():
             type(tenant)._default_manager.using(master).filter(pk=tenant.pk).delete()

@@ -36,7 +36,7 @@ from django.db.migrations.executor import MigrationExecutor
 from psycopg import sql
 
 from omnitenant_backends._scope import exclusive_schema
-from omnitenant_backends.conf import OmnitenantConfigurationError, omnitenant_settings
+from omnitenant_backends.conf import OmnitenantConfigurationError, backend_settings
 from omnitenant_context import TenantContext, check_identifier
 
 __all__ = [
@@ -64,7 +64,7 @@ class CloneNotSupported(Exception):
 
 def schema_template_name() -> str | None:
     """The configured template schema (``None`` when ``SCHEMA_TEMPLATE`` is unset)."""
-    conf = omnitenant_settings()
+    conf = backend_settings()
     name = conf.schema_template
     if not name:
         return None
@@ -79,7 +79,7 @@ def schema_template_name() -> str | None:
 
 def cloning_template() -> str | None:
     """The template new schema tenants are cloned from, or ``None`` if cloning is off."""
-    if not omnitenant_settings().clone_schema_template:
+    if not backend_settings().clone_schema_template:
         return None
     return schema_template_name()
 
@@ -100,7 +100,7 @@ def migrate_schema_template(*, using: str | None = None, **options: Any) -> None
         raise OmnitenantConfigurationError(
             "OMNITENANT_CONFIG['SCHEMA_TEMPLATE'] is not set: there is no template to migrate."
         )
-    alias = using or omnitenant_settings().master_database
+    alias = using or backend_settings().master_database
     with transaction.atomic(using=alias):
         _lock_template(alias, template)
         _create_schema_if_missing(alias, template)

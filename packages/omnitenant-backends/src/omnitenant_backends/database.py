@@ -22,7 +22,7 @@ from django.db.utils import load_backend
 from psycopg import sql
 
 from omnitenant_backends._base import BaseTenantBackend
-from omnitenant_backends.conf import OmnitenantConfigurationError, omnitenant_settings
+from omnitenant_backends.conf import OmnitenantConfigurationError, backend_settings
 from omnitenant_backends.postgresql.base import TENANT_DATABASE_FLAG
 from omnitenant_context import IsolationType, Tenant, TenantContext, check_identifier
 
@@ -64,7 +64,7 @@ def tenant_database_settings(tenant: Tenant) -> dict[str, Any]:
     ``DATABASE_DEFAULTS``; without an ``ENGINE`` the tenant gets an SQLite file named after
     its id in ``SQLITE_DIRECTORY``.
     """
-    conf = omnitenant_settings()
+    conf = backend_settings()
     own: dict[str, Any] = dict(getattr(tenant, "database_config", None) or {})
     merged: dict[str, Any] = {**conf.database_defaults, **own}
     engine = merged.setdefault("ENGINE", _SQLITE_ENGINE)
@@ -81,7 +81,7 @@ def tenant_database_settings(tenant: Tenant) -> dict[str, Any]:
 
 def sqlite_directory() -> Path:
     """Where SQLite tenant files live (``OMNITENANT_CONFIG['SQLITE_DIRECTORY']``)."""
-    conf = omnitenant_settings()
+    conf = backend_settings()
     if conf.sqlite_directory is not None:
         return conf.sqlite_directory
     master = settings.DATABASES[conf.master_database]
@@ -110,7 +110,7 @@ def tenant_database_alias(tenant: Tenant) -> str:
 
 
 def _register(alias: str, tenant: Tenant) -> None:
-    conf = omnitenant_settings()
+    conf = backend_settings()
     if alias == conf.master_database or alias in settings.DATABASES:
         raise OmnitenantConfigurationError(
             f"Tenant {tenant.tenant_id!r} would use the alias {alias!r}, which "
@@ -150,7 +150,7 @@ def _touch(alias: str) -> None:
         recent.move_to_end(alias)
     else:
         recent[alias] = None
-    limit = omnitenant_settings().max_open_tenant_connections
+    limit = backend_settings().max_open_tenant_connections
     while len(recent) > limit:
         oldest = next(iter(recent))
         if oldest in _registered:
@@ -200,7 +200,7 @@ class DatabaseTenantBackend(BaseTenantBackend):
                 pass
         else:
             statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(entry["NAME"]))
-            template = omnitenant_settings().postgres_template_database
+            template = backend_settings().postgres_template_database
             if template:
                 template_name = check_identifier(template, what="template database")
                 statement = sql.SQL("{} TEMPLATE {}").format(

@@ -15,7 +15,7 @@ from django.db import connections
 from django.db.migrations.loader import MigrationLoader
 from psycopg import sql
 
-from omnitenant_backends.conf import omnitenant_settings
+from omnitenant_backends.conf import backend_settings
 
 __all__ = [
     "Migration",
@@ -33,7 +33,7 @@ def required_tenant_migrations() -> frozenset[Migration]:
     That is each node of the migration graph whose app migrates into tenants: apps in
     the ``tenant`` or ``shared`` scope.
     """
-    conf = omnitenant_settings()
+    conf = backend_settings()
     graph = MigrationLoader(None, ignore_no_migrations=True).graph
     return frozenset(node for node in graph.nodes if conf.app_scope(node[0]) != "master")
 
@@ -44,7 +44,7 @@ def applied_migrations_by_schema(*, using: str | None = None) -> dict[str, froze
     Two statements for the whole database, whatever the number of schemas: one catalog
     query finds the tables, one ``UNION ALL`` reads them.
     """
-    alias = using or omnitenant_settings().master_database
+    alias = using or backend_settings().master_database
     with connections[alias].cursor() as cursor:
         cursor.execute(
             "SELECT n.nspname FROM pg_catalog.pg_class c "

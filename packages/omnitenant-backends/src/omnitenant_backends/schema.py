@@ -24,7 +24,7 @@ from psycopg import sql
 from omnitenant_backends._base import BaseTenantBackend
 from omnitenant_backends._clone import clone_schema, cloning_template, prepare_schema_template
 from omnitenant_backends._scope import exclusive_schema
-from omnitenant_backends.conf import OmnitenantConfigurationError, omnitenant_settings
+from omnitenant_backends.conf import OmnitenantConfigurationError, backend_settings
 from omnitenant_context import IsolationType, Tenant, TenantContext, check_identifier
 
 __all__ = ["SchemaTenantBackend", "is_shared_schema", "schema_exists", "tenant_schema_names"]
@@ -35,7 +35,7 @@ _ALWAYS_SHARED = frozenset({"information_schema"})
 def is_shared_schema(schema_name: str) -> bool:
     """Tell whether no tenant may own ``schema_name``: the shared schema, the template, or
     one of PostgreSQL's own (``information_schema``, ``pg_*``)."""
-    conf = omnitenant_settings()
+    conf = backend_settings()
     return (
         schema_name in _ALWAYS_SHARED
         or schema_name.startswith("pg_")
@@ -45,7 +45,7 @@ def is_shared_schema(schema_name: str) -> bool:
 
 def schema_exists(schema_name: str, *, using: str | None = None) -> bool:
     """Tell whether the schema exists in the master database."""
-    alias = using or omnitenant_settings().master_database
+    alias = using or backend_settings().master_database
     with connections[alias].cursor() as cursor:
         cursor.execute(
             "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = %s)",
@@ -61,7 +61,7 @@ def tenant_schema_names(*, using: str | None = None) -> list[str]:
     Every schema except the shared ones (see :func:`is_shared_schema`), so the template
     never shows up as a tenant, also not as an orphan to clean up.
     """
-    alias = using or omnitenant_settings().master_database
+    alias = using or backend_settings().master_database
     with connections[alias].cursor() as cursor:
         cursor.execute("SELECT nspname FROM pg_catalog.pg_namespace ORDER BY nspname")
         names = [str(row[0]) for row in cursor.fetchall()]
@@ -101,7 +101,7 @@ class SchemaTenantBackend(BaseTenantBackend):
 
     @property
     def alias(self) -> str:
-        return omnitenant_settings().master_database
+        return backend_settings().master_database
 
     def exists(self) -> bool:
         """Tell whether the tenant's schema exists."""

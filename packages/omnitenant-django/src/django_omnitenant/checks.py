@@ -8,7 +8,7 @@ from django.apps import apps
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning
 
-from omnitenant_backends.conf import DEFAULTS, OmnitenantConfigurationError, omnitenant_settings
+from django_omnitenant.conf import OmnitenantConfigurationError, app_settings, backend_settings
 
 __all__ = ["check_configuration"]
 
@@ -19,12 +19,15 @@ _SCHEMA_ENGINE = "omnitenant_backends.postgresql"
 def check_configuration(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """The ``omnitenant`` system checks (``manage.py check`` runs them)."""
     try:
-        conf = omnitenant_settings()
+        conf = backend_settings()
+        app_conf = app_settings()
     except OmnitenantConfigurationError as exc:
         return [Error(str(exc), id="omnitenant.E001")]
     messages: list[CheckMessage] = []
-    for key in ("TENANT_MODEL", "DOMAIN_MODEL"):
-        label = conf.raw[key]
+    for key, label in (
+        ("TENANT_MODEL", app_conf.tenant_model),
+        ("DOMAIN_MODEL", app_conf.domain_model),
+    ):
         if not label:
             messages.append(
                 Error(
@@ -45,8 +48,8 @@ def check_configuration(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
                 )
             )
     messages.extend(_check_scopes(conf.master_apps, conf.tenant_apps, conf.shared_apps))
-    if conf.tenant_model and "." in conf.tenant_model:
-        tenant_app = conf.tenant_model.split(".", 1)[0]
+    if app_conf.tenant_model and "." in app_conf.tenant_model:
+        tenant_app = app_conf.tenant_model.split(".", 1)[0]
         if conf.app_scope(tenant_app) != "master":
             messages.append(
                 Error(
@@ -89,7 +92,7 @@ def check_configuration(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
         and config.models_module is not None
         and config.label != "django_omnitenant"
     )
-    if unscoped and conf.raw.get("DEFAULT_APP_SCOPE") == DEFAULTS["DEFAULT_APP_SCOPE"]:
+    if unscoped and conf.default_app_scope == backend_settings.defaults()["DEFAULT_APP_SCOPE"]:
         messages.append(
             Warning(
                 f"These apps have no scope and default to 'shared' (in the master and in "

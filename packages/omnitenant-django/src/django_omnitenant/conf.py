@@ -1,46 +1,150 @@
-"""omnitenant's settings (``OMNITENANT_CONFIG``); see :mod:`omnitenant_backends.conf`.
+"""The ``OMNITENANT_CONFIG`` keys only the Django app reads (models, hosts, the lookup cache).
 
-Every key, its default and its effect::
-
-    OMNITENANT_CONFIG = {
-        "TENANT_MODEL": "myapp.Tenant",        # required: your BaseTenant subclass
-        "DOMAIN_MODEL": "myapp.Domain",        # required: your BaseDomain subclass
-        "PUBLIC_HOST": None,                   # host served without a tenant
-        "PUBLIC_TENANT_NAME": "public",        # the shared PostgreSQL schema
-        "MASTER_TENANT_NAME": "master",        # name of the master scope in commands
-        "MASTER_DATABASE": "default",          # alias of the master database
-        "TENANT_RESOLVER": "django_omnitenant.resolvers.CustomDomainTenantResolver",
-        "MASTER_APPS": (), "TENANT_APPS": (), "SHARED_APPS": (),   # app scopes
-        "DEFAULT_APP_SCOPE": "shared",         # scope of apps in none of the lists
-        "SCHEMA_TEMPLATE": "omnitenant_template",   # schema cloned for new tenants
-        "CLONE_SCHEMA_TEMPLATE": True,         # False: run migrations for each tenant
-        "DATABASE_DEFAULTS": {},               # merged under each tenant's database_config
-        "SQLITE_DIRECTORY": None,              # where SQLite tenant files go
-        "POSTGRES_TEMPLATE_DATABASE": None,    # CREATE DATABASE ... TEMPLATE this
-        "MAX_OPEN_TENANT_CONNECTIONS": 32,     # per thread, least recently used closed
-        "TENANT_CACHE_TTL": 3600.0,            # seconds a resolved tenant stays cached
-        "TENANT_CACHE_NEGATIVE_TTL": 30.0,     # seconds an unknown host stays cached
-        "TENANT_CACHE_MAX_SIZE": 10_000,       # cached lookups per process (LRU)
-        "TENANT_CACHE_ALIAS": "default",       # Django cache holding the shared version
-        "TENANT_CACHE_VERSION_CHECK_INTERVAL": 1.0,  # seconds between version reads
-        "UNKNOWN_HOST": "not_found",           # or "public": serve without a tenant
-    }
-
-The values are re-read when ``override_settings`` changes ``OMNITENANT_CONFIG``.
+Each key is declared once below (see :mod:`omnitenant_backends.config` for the mechanism);
+``app_settings()`` returns them validated and typed. The keys the backends read (and this
+app reads too: the master database, the scopes of apps, ...) are declared in
+:mod:`omnitenant_backends.conf` and read with ``backend_settings()``. ``docs/configuration.md``
+lists every key; its table is generated from these definitions.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final, Literal
+
 from omnitenant_backends.conf import (
-    DEFAULTS,
     AppScope,
+    BackendSettings,
     OmnitenantConfigurationError,
-    OmnitenantSettings,
-    omnitenant_settings,
+    backend_settings,
+)
+from omnitenant_backends.config import (
+    SettingsGroup,
+    non_negative_number,
+    one_of,
+    optional_text,
+    positive_int,
+    positive_number,
+    setting,
+    text,
 )
 
 __all__ = [
-    "DEFAULTS",
     "AppScope",
+    "AppSettings",
+    "BackendSettings",
     "OmnitenantConfigurationError",
-    "OmnitenantSettings",
-    "omnitenant_settings",
+    "UnknownHost",
+    "app_settings",
+    "backend_settings",
 ]
+
+UnknownHost = Literal["not_found", "public"]
+
+_NAMES: Final = "Models and names"
+_CACHE: Final = "The cached tenant lookup"
+_HOSTS: Final = "Unknown hosts"
+
+_unknown_host: Final[Callable[[object], UnknownHost]] = one_of("not_found", "public")
+
+
+@dataclass(frozen=True, slots=True)
+class AppSettings:
+    """The validated, immutable settings of the Django app, defaults filled in."""
+
+    tenant_model: str | None = setting(
+        "TENANT_MODEL",
+        None,
+        parse=optional_text,
+        section=_NAMES,
+        doc='Your subclass of `django_omnitenant.models.BaseTenant`, as `"app_label.ModelName"`. '
+        "Required (system check `omnitenant.E002` / `E003`). Its app must be in "
+        "`MASTER_APPS` (`E004`).",
+    )
+    domain_model: str | None = setting(
+        "DOMAIN_MODEL",
+        None,
+        parse=optional_text,
+        section=_NAMES,
+        doc='Your subclass of `BaseDomain`, as `"app_label.ModelName"`. Required.',
+    )
+    public_host: str | None = setting(
+        "PUBLIC_HOST",
+        None,
+        parse=optional_text,
+        section=_NAMES,
+        doc="The host that serves the master site with no tenant (`request.tenant` is "
+        '`None`), e.g. `"example.com"`. Also the base domain of `SubdomainTenantResolver`, '
+        "which refuses to start without it.",
+    )
+    master_tenant_name: str = setting(
+        "MASTER_TENANT_NAME",
+        "master",
+        parse=text,
+        section=_NAMES,
+        doc="How commands address the master: `--tenant master`. It is a name only; no "
+        "tenant row has it.",
+    )
+    tenant_resolver: str = setting(
+        "TENANT_RESOLVER",
+        "django_omnitenant.resolvers.CustomDomainTenantResolver",
+        parse=text,
+        section=_NAMES,
+        doc="Dotted path of the resolver class the middleware instantiates with no "
+        "arguments. See [request-flow.md](request-flow.md).",
+    )
+    tenant_cache_ttl: float = setting(
+        "TENANT_CACHE_TTL",
+        3600.0,
+        parse=positive_number,
+        section=_CACHE,
+        doc="Seconds a resolved tenant stays in a process's memory. Saves and deletes "
+        "invalidate explicitly; the TTL bounds how long a raw SQL change goes unseen. "
+        "Positive.",
+    )
+    tenant_cache_negative_ttl: float = setting(
+        "TENANT_CACHE_NEGATIVE_TTL",
+        30.0,
+        parse=positive_number,
+        section=_CACHE,
+        doc="Seconds an unknown host or id stays cached as unknown. Positive.",
+    )
+    tenant_cache_max_size: int = setting(
+        "TENANT_CACHE_MAX_SIZE",
+        10_000,
+        parse=positive_int,
+        section=_CACHE,
+        doc="Entries per process (least recently used evicted first). A positive integer.",
+    )
+    tenant_cache_alias: str = setting(
+        "TENANT_CACHE_ALIAS",
+        "default",
+        parse=text,
+        section=_CACHE,
+        doc="The `CACHES` alias holding the shared invalidation version. Use a cache every "
+        "process shares (Redis, memcached, the database cache); with `LocMemCache` each "
+        "process has its own version and does not hear other processes' changes until "
+        "the TTL.",
+    )
+    tenant_cache_version_check_interval: float = setting(
+        "TENANT_CACHE_VERSION_CHECK_INTERVAL",
+        1.0,
+        parse=non_negative_number,
+        section=_CACHE,
+        doc="Seconds between two reads of the shared version. Other processes see a "
+        "change within this time; the process that made it sees it at once. `0` reads the "
+        "version on every lookup (one cache read, e.g. a Redis round trip, per request).",
+    )
+    unknown_host: UnknownHost = setting(
+        "UNKNOWN_HOST",
+        "not_found",
+        parse=_unknown_host,
+        section=_HOSTS,
+        doc='What the middleware does with a host that names no tenant: `"not_found"` '
+        'answers 404, `"public"` serves it without a tenant, like `PUBLIC_HOST`.',
+    )
+
+
+#: The Django app's settings: ``app_settings()`` returns the current :class:`AppSettings`.
+app_settings: Final = SettingsGroup(AppSettings, package="django_omnitenant")

@@ -29,8 +29,8 @@ from django.core.exceptions import DisallowedHost, SynchronousOnlyOperation
 from django.http import HttpRequest, HttpResponseBadRequest, HttpResponseNotFound
 from django.http.response import HttpResponseBase, StreamingHttpResponse
 
+from django_omnitenant.conf import AppSettings, app_settings
 from django_omnitenant.utils import import_from_setting
-from omnitenant_backends.conf import omnitenant_settings, on_settings_reload
 from omnitenant_context import (
     EMPTY_STATE,
     ContextState,
@@ -72,31 +72,31 @@ class TenantMiddleware:
         self.is_async = iscoroutinefunction(get_response)
         if self.is_async:
             markcoroutinefunction(self)
-        # Both built on first use and again after a settings change (None = rebuild).
+        # Built from the settings object in ``_built_from`` on first use, and again when
+        # the settings are replaced (override_settings): comparing identity costs less
+        # than a listener and leaves nothing behind in a global list.
+        self._built_from: AppSettings | None = None
         self._resolver: TenantResolver | None = None
         self._public_host: str | None = None
-        on_settings_reload(self._forget_configuration)
 
     # -- configuration, read once and again after a settings change -------------------
 
-    def _forget_configuration(self) -> None:
-        self._resolver = None
-
-    def _configure(self) -> TenantResolver:
+    def _configure(self) -> tuple[AppSettings, TenantResolver]:
+        conf = app_settings()
         resolver = self._resolver
-        if resolver is None:
-            conf = omnitenant_settings()
+        if resolver is None or conf is not self._built_from:
             # The public host first: another thread that sees the new resolver must also
             # see the host that goes with it.
             self._public_host = None if conf.public_host is None else _normalize(conf.public_host)
-            resolver_class = import_from_setting("TENANT_RESOLVER")
+            resolver_class = import_from_setting("TENANT_RESOLVER", conf.tenant_resolver)
             resolver = self._resolver = cast("TenantResolver", resolver_class())
-        return resolver
+            self._built_from = conf
+        return conf, resolver
 
     # -- resolution -------------------------------------------------------------------
 
     def _resolve(self, request: HttpRequest) -> _Resolution:
-        resolver = self._configure()
+        conf, resolver = self._configure()
         try:
             host = _normalize(request.get_host())
         except (InvalidHost, DisallowedHost):
@@ -107,7 +107,7 @@ class TenantMiddleware:
             tenant = resolver.resolve(request)
         except InvalidHost:
             return _Resolution(response=HttpResponseBadRequest("Bad Request: invalid host."))
-        if tenant is None and omnitenant_settings().unknown_host == "not_found":
+        if tenant is None and conf.unknown_host == "not_found":
             return _Resolution(response=HttpResponseNotFound("Not Found: unknown host."))
         return _Resolution(tenant)
 

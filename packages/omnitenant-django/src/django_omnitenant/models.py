@@ -27,9 +27,9 @@ from typing import Any, ClassVar, Self, TypeVar
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from django_omnitenant.conf import OmnitenantConfigurationError, app_settings
 from django_omnitenant.constants import IsolationType, TenantStatus
 from django_omnitenant.validators import validate_domain, validate_schema_name, validate_tenant_id
-from omnitenant_backends.conf import OmnitenantConfigurationError, omnitenant_settings
 from omnitenant_context import InvalidHost
 from omnitenant_resolvers import normalize_host
 
@@ -196,7 +196,7 @@ class BaseTenant(models.Model):
 
 
 def _tenant_model_reference() -> str:
-    tenant_model = omnitenant_settings().tenant_model
+    tenant_model = app_settings().tenant_model
     if not tenant_model:
         raise OmnitenantConfigurationError(
             "OMNITENANT_CONFIG['TENANT_MODEL'] is not set: set it to your subclass of "

@@ -20,7 +20,7 @@ from typing import Any
 from django.db import models
 
 from omnitenant_backends import tenant_database_alias
-from omnitenant_backends.conf import omnitenant_settings
+from omnitenant_backends.conf import backend_settings
 from omnitenant_backends.database import is_tenant_database_alias
 from omnitenant_context import IsolationType, NoTenantActive, TenantContext
 
@@ -31,7 +31,7 @@ class TenantRouter:
     """Add ``"django_omnitenant.routers.TenantRouter"`` to ``DATABASE_ROUTERS``."""
 
     def _route(self, model: type[models.Model]) -> str:
-        conf = omnitenant_settings()
+        conf = backend_settings()
         scope = conf.app_scope(model._meta.app_label)
         if scope == "master":
             return conf.master_database
@@ -63,7 +63,7 @@ class TenantRouter:
     def allow_migrate(
         self, db: str, app_label: str, model_name: str | None = None, **hints: Any
     ) -> bool | None:
-        conf = omnitenant_settings()
+        conf = backend_settings()
         scope = conf.app_scope(app_label)
         if is_tenant_database_alias(db):
             return scope != "master"
@@ -77,7 +77,7 @@ class TenantRouter:
 def migrating_tenant_schema() -> bool:
     """Whether a migration on the master connection targets a tenant's schema now."""
     state = TenantContext.get_state()
-    public = omnitenant_settings().public_schema
+    public = backend_settings().public_schema
     if state.schema is not None:
         return state.schema != public
     tenant = state.tenant

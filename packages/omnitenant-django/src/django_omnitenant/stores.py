@@ -22,9 +22,9 @@ from typing import Any, Final
 from django.core.cache import caches
 from django.db import transaction
 
+from django_omnitenant.conf import AppSettings, app_settings, backend_settings
 from django_omnitenant.constants import TenantStatus
 from django_omnitenant.utils import get_domain_model, get_tenant_model
-from omnitenant_backends.conf import omnitenant_settings, on_settings_reload
 from omnitenant_context import Tenant, TenantContext
 from omnitenant_resolvers import CachedTenantStore
 
@@ -88,19 +88,21 @@ class CacheVersionSource:
 
 
 _lock = threading.Lock()
-_store: CachedTenantStore | None = None
+# The store and the settings object it was built from: a settings change (override_settings)
+# replaces that object, and the next lookup builds a new store from the new one.
+_built: tuple[AppSettings, CachedTenantStore] | None = None
 
 
 def get_tenant_store() -> CachedTenantStore:
     """The process-wide cached store, built from the settings on first use."""
-    global _store  # noqa: PLW0603 - one store per process, rebuilt on settings change
-    store = _store
-    if store is None:
+    global _built  # noqa: PLW0603 - one store per process, rebuilt on settings change
+    conf = app_settings()
+    built = _built
+    if built is None or built[0] is not conf:
         with _lock:
-            store = _store
-            if store is None:
-                conf = omnitenant_settings()
-                store = _store = CachedTenantStore(
+            built = _built
+            if built is None or built[0] is not conf:
+                store = CachedTenantStore(
                     ModelTenantStore(),
                     ttl=conf.tenant_cache_ttl,
                     negative_ttl=conf.tenant_cache_negative_ttl,
@@ -108,19 +110,11 @@ def get_tenant_store() -> CachedTenantStore:
                     versions=CacheVersionSource(conf.tenant_cache_alias),
                     version_check_interval=conf.tenant_cache_version_check_interval,
                 )
-    return store
-
-
-def _forget_store() -> None:
-    global _store  # noqa: PLW0603 - see get_tenant_store
-    with _lock:
-        _store = None
-
-
-on_settings_reload(_forget_store)
+                built = _built = (conf, store)
+    return built[1]
 
 
 def invalidate_tenant_cache(**_: Any) -> None:
     """Drop cached tenants in every process, once the current transaction commits."""
-    master = omnitenant_settings().master_database
+    master = backend_settings().master_database
     transaction.on_commit(lambda: get_tenant_store().invalidate(), using=master)

@@ -8,7 +8,7 @@ from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
-from omnitenant_backends.conf import OmnitenantConfigurationError, omnitenant_settings
+from django_omnitenant.conf import OmnitenantConfigurationError, app_settings
 from omnitenant_context import IsolationType, Tenant, TenantContext
 
 if TYPE_CHECKING:
@@ -29,8 +29,7 @@ _BACKENDS: dict[str, str] = {
 }
 
 
-def _get_model(key: str) -> Any:
-    label = omnitenant_settings().raw[key]
+def _get_model(key: str, label: str | None) -> Any:
     if not label:
         raise OmnitenantConfigurationError(
             f"OMNITENANT_CONFIG['{key}'] is not set; set it to 'app_label.ModelName'."
@@ -45,12 +44,12 @@ def _get_model(key: str) -> Any:
 
 def get_tenant_model() -> type[BaseTenant]:
     """Return the tenant model named by ``OMNITENANT_CONFIG['TENANT_MODEL']``."""
-    return cast("type[BaseTenant]", _get_model("TENANT_MODEL"))
+    return cast("type[BaseTenant]", _get_model("TENANT_MODEL", app_settings().tenant_model))
 
 
 def get_domain_model() -> type[BaseDomain]:
     """Return the domain model named by ``OMNITENANT_CONFIG['DOMAIN_MODEL']``."""
-    return cast("type[BaseDomain]", _get_model("DOMAIN_MODEL"))
+    return cast("type[BaseDomain]", _get_model("DOMAIN_MODEL", app_settings().domain_model))
 
 
 def get_tenant_backend(tenant: Tenant) -> BaseTenantBackend:
@@ -70,9 +69,8 @@ def get_current_tenant() -> Tenant | None:
     return TenantContext.get_tenant()
 
 
-def import_from_setting(key: str) -> Any:
-    """Import the object whose dotted path is ``OMNITENANT_CONFIG[key]``."""
-    path = omnitenant_settings().raw[key]
+def import_from_setting(key: str, path: str) -> Any:
+    """Import ``path``, the value of ``OMNITENANT_CONFIG[key]`` (named in the error)."""
     try:
         return import_string(path)
     except ImportError as exc:

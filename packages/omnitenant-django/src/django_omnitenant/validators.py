@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 
-from omnitenant_backends.conf import omnitenant_settings
+from omnitenant_backends.conf import backend_settings
 from omnitenant_context import InvalidHost, InvalidIdentifier, check_identifier
 from omnitenant_resolvers import normalize_host
 
@@ -30,7 +30,7 @@ def validate_schema_name(value: object) -> None:
         name = check_identifier(value, what="schema name")
     except InvalidIdentifier as exc:
         raise ValidationError(str(exc), code="invalid_schema_name") from exc
-    conf = omnitenant_settings()
+    conf = backend_settings()
     if name in {conf.public_schema, "information_schema", conf.schema_template}:
         raise ValidationError(
             f"The schema name {name!r} is reserved for shared use; choose another.",

@@ -23,7 +23,7 @@ from django.db.backends.postgresql import base as postgresql_base
 
 from omnitenant_backends._scope import is_schema_exclusive
 from omnitenant_backends._sql import search_path_bytes
-from omnitenant_backends.conf import omnitenant_settings
+from omnitenant_backends.conf import backend_settings
 from omnitenant_context import ContextState, IsolationType, TenantContext
 
 __all__ = ["DatabaseWrapper", "wanted_search_path"]
@@ -45,7 +45,7 @@ def wanted_search_path(
     stay readable inside a tenant while the tenant's own tables win. With ``exclusive``
     (see :func:`omnitenant_backends.exclusive_schema`) the shared schema is left out.
     """
-    public = omnitenant_settings().public_schema
+    public = backend_settings().public_schema
     schema = state.schema
     if schema is None:
         tenant = state.tenant

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.management.base import CommandError, CommandParser
 
+from django_omnitenant.conf import app_settings
 from django_omnitenant.utils import get_tenant_model
-from omnitenant_backends.conf import omnitenant_settings
 from omnitenant_context import TenantContext, is_valid_identifier
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ __all__ = [
 
 def add_tenant_argument(parser: CommandParser, *, required: bool = True) -> None:
     """Add ``--tenant ID`` (``--tenant master`` names the master database)."""
-    master = omnitenant_settings().master_tenant_name
+    master = app_settings().master_tenant_name
     parser.add_argument(
         "--tenant",
         "-t",
@@ -36,7 +36,7 @@ def add_tenant_argument(parser: CommandParser, *, required: bool = True) -> None
 
 def is_master_name(value: str | None) -> bool:
     """Tell whether ``value`` names the master scope rather than a tenant."""
-    return value == omnitenant_settings().master_tenant_name
+    return value == app_settings().master_tenant_name
 
 
 def get_tenant_or_fail(tenant_id: str, *, include_inactive: bool = True) -> BaseTenant:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from django_omnitenant.conf import app_settings
 from django_omnitenant.resolvers.base import DjangoStoreMixin
-from omnitenant_backends.conf import omnitenant_settings
 from omnitenant_context import ConfigurationError, TenantStore
 from omnitenant_resolvers import SubdomainTenantResolver as _Resolver
 
@@ -15,7 +15,7 @@ class SubdomainTenantResolver(DjangoStoreMixin, _Resolver):
 
     def __init__(self, base_domain: str | None = None, store: TenantStore | None = None) -> None:
         if base_domain is None:
-            base_domain = omnitenant_settings().public_host
+            base_domain = app_settings().public_host
             if base_domain is None:
                 raise ConfigurationError(
                     "SubdomainTenantResolver needs OMNITENANT_CONFIG['PUBLIC_HOST'] (the "

@@ -19,7 +19,7 @@ from typing import Any
 from django.db import connections, transaction
 
 from django_omnitenant.utils import get_domain_model, get_tenant_backend, get_tenant_model
-from omnitenant_backends.conf import omnitenant_settings
+from omnitenant_backends.conf import backend_settings
 from omnitenant_backends.database import tenant_database_alias
 from omnitenant_context import IsolationType, OmnitenantError, Tenant, TenantContext
 
@@ -173,7 +173,7 @@ class TenantRegistry:
             raise ExceptionGroup("dropping test tenants failed; remove them by hand", failures)
 
     def _create(self, tenant_id: str, request: _Request) -> Tenant:
-        master = omnitenant_settings().master_database
+        master = backend_settings().master_database
         with self._database_access(), TenantContext.use_master_db():
             if connections[master].in_atomic_block:
                 raise TenantSetupError(
@@ -240,7 +240,7 @@ def transaction_aliases(tenants: Sequence[Tenant]) -> list[str]:
     Schema tenants live on the master connection; each database tenant adds its own alias
     (registered in this process if it was not yet).
     """
-    aliases = [omnitenant_settings().master_database]
+    aliases = [backend_settings().master_database]
     for tenant in tenants:
         if tenant.isolation_type == IsolationType.DATABASE:
             alias = tenant_database_alias(tenant)

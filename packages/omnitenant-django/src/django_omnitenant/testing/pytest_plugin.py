@@ -52,7 +52,7 @@ from django_omnitenant.testing._registry import (
     transaction_aliases,
     use_registry,
 )
-from omnitenant_backends.conf import omnitenant_settings
+from omnitenant_backends.conf import backend_settings
 from omnitenant_context import Tenant, TenantContext
 
 __all__ = ["active_tenant", "tenant_client", "tenant_session_factory"]
@@ -102,7 +102,7 @@ def _omnitenant_master_database(
     # pytest-django sets up only the databases of tests that use 'db' or a django_db
     # marker, and active_tenant must use neither; the master test database is then made
     # here, as pytest-django would make it.
-    master = omnitenant_settings().master_database
+    master = backend_settings().master_database
     connection = connections[master]
     creation: Any = connection.creation  # django-stubs does not declare _get_test_db_name
     if connection.settings_dict["NAME"] == creation._get_test_db_name():

@@ -12,7 +12,7 @@ from django.db import transaction
 
 from django_omnitenant.utils import get_domain_model, get_tenant_backend, get_tenant_model
 from django_omnitenant.validators import validate_tenant_id
-from omnitenant_backends.conf import omnitenant_settings
+from omnitenant_backends.conf import backend_settings
 from omnitenant_context import InvalidHost, IsolationType, OmnitenantError, TenantContext
 from omnitenant_resolvers import normalize_host
 
@@ -126,7 +126,7 @@ class Command(BaseCommand):
     # -- steps ------------------------------------------------------------------------
 
     def _create(self, tenant: Any, domains: list[str], *, run_migrations: bool) -> None:
-        master = omnitenant_settings().master_database
+        master = backend_settings().master_database
         domain_model = get_domain_model()
         try:
             # The row and the domains commit only if the storage was provisioned; the

@@ -12,7 +12,7 @@ from django.contrib.auth.management.commands import createsuperuser
 from django.core.management.base import CommandError, CommandParser
 
 from django_omnitenant.management._common import add_tenant_argument, get_tenant_or_fail
-from omnitenant_backends.conf import omnitenant_settings
+from omnitenant_backends.conf import backend_settings
 from omnitenant_context import IsolationType, TenantContext
 
 
@@ -25,7 +25,7 @@ class Command(createsuperuser.Command):
 
     def handle(self, *args: Any, **options: Any) -> None:
         tenant = get_tenant_or_fail(options.pop("tenant"), include_inactive=False)
-        master = omnitenant_settings().master_database
+        master = backend_settings().master_database
         if tenant.isolation_type == IsolationType.DATABASE:
             if options["database"] not in (master, tenant.database_alias):
                 raise CommandError("--database cannot point elsewhere than the tenant.")

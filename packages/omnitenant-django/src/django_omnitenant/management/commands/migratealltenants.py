@@ -36,7 +36,7 @@ from django_omnitenant.management._common import select_tenants
 from django_omnitenant.signals import tenant_migrated
 from django_omnitenant.utils import get_tenant_backend, get_tenant_model
 from omnitenant_backends import tenant_database_alias
-from omnitenant_backends.conf import omnitenant_settings
+from omnitenant_backends.conf import backend_settings
 from omnitenant_backends.fleet import (
     applied_migrations_by_schema,
     applied_migrations_in_database,
@@ -229,7 +229,7 @@ def migrate_one(tenant_id: str, options: dict[str, Any]) -> Outcome:
 @contextmanager
 def _tenant_lock(tenant_id: str) -> Iterator[bool]:
     """Hold the migration lock of ``tenant_id``; yields whether it was acquired."""
-    master = connections[omnitenant_settings().master_database]
+    master = connections[backend_settings().master_database]
     key = int.from_bytes(
         hashlib.blake2b(f"omnitenant-migrate:{tenant_id}".encode(), digest_size=8).digest(),
         "big",

@@ -19,7 +19,7 @@ from django_omnitenant.management._common import (
 )
 from django_omnitenant.signals import tenant_migrated
 from django_omnitenant.utils import get_tenant_backend
-from omnitenant_backends.conf import omnitenant_settings
+from omnitenant_backends.conf import backend_settings
 from omnitenant_context import TenantContext
 
 
@@ -35,7 +35,7 @@ class Command(migrate.Command):
 
     def handle(self, *args: Any, **options: Any) -> None:
         tenant_id: str = options.pop("tenant")
-        if options["database"] != omnitenant_settings().master_database:
+        if options["database"] != backend_settings().master_database:
             raise CommandError("--database cannot be combined with --tenant: the tenant decides.")
         if is_master_name(tenant_id):
             with TenantContext.use_master_db():
