@@ -267,3 +267,33 @@ def test_postgres_tenant_can_be_created_from_a_template_database(live_db: None) 
         with _admin() as conn:
             conn.execute("DROP DATABASE IF EXISTS omnitenant_t_tpl_source")
     assert not _database_exists("omnitenant_t_db_from_tpl")
+
+
+@pytest.mark.parametrize(
+    "engine",
+    [
+        "django.db.backends.postgresql",
+        "omnitenant_backends.postgresql",
+        # The Django app's re-export: recognised by its class, not by a list of paths.
+        "django_omnitenant.backends.postgresql",
+    ],
+)
+def test_every_spelling_of_a_postgres_engine_gets_the_omnitenant_engine(engine: str) -> None:
+    tenant = get_tenant_model()(
+        tenant_id="db_engine", name="x", isolation_type="database", database_config={}
+    )
+    tenant.database_config = {"ENGINE": engine, "HOST": "127.0.0.1"}
+    entry = tenant_database_settings(tenant)
+    assert entry["ENGINE"] == "omnitenant_backends.postgresql"
+    assert entry["NAME"] == "db_engine"
+
+
+def test_the_master_is_refused_under_the_django_app_engine_path(live_db: None) -> None:
+    master_name = connections["default"].settings_dict["NAME"]
+    config = {**_pg_config(master_name), "ENGINE": "django_omnitenant.backends.postgresql"}
+    tenant = get_tenant_model()(
+        tenant_id="db_master2", name="x", isolation_type="database", database_config=config
+    )
+    with pytest.raises(ProvisioningError, match="never create or drop"):
+        DatabaseTenantBackend(tenant).create()
+    assert _database_exists(master_name)

@@ -6,7 +6,7 @@ tenant-scoped cache, behind the :class:`omnitenant_context.TenantBackend` interf
 
 from omnitenant_backends.__about__ import __version__
 from omnitenant_backends._base import BaseTenantBackend
-from omnitenant_backends._clone import migrate_schema_template
+from omnitenant_backends._clone import cloning_template, migrate_schema_template
 from omnitenant_backends._scope import exclusive_schema, is_schema_exclusive
 from omnitenant_backends.cache import (
     CacheTenantBackend,
@@ -34,6 +34,7 @@ __all__ = [
     "TenantCacheMixin",
     "__version__",
     "clear_tenant_cache",
+    "cloning_template",
     "exclusive_schema",
     "is_schema_exclusive",
     "is_shared_schema",

@@ -10,6 +10,7 @@ used one is closed when another tenant needs a connection.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections import OrderedDict
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.utils import load_backend
 from psycopg import sql
@@ -24,6 +26,7 @@ from psycopg import sql
 from omnitenant_backends._base import BaseTenantBackend
 from omnitenant_backends.conf import OmnitenantConfigurationError, backend_settings
 from omnitenant_backends.postgresql.base import TENANT_DATABASE_FLAG
+from omnitenant_backends.postgresql.base import DatabaseWrapper as OmnitenantDatabaseWrapper
 from omnitenant_context import IsolationType, Tenant, TenantContext, check_identifier
 
 __all__ = [
@@ -36,13 +39,7 @@ __all__ = [
 logger = logging.getLogger("omnitenant.backends")
 
 _SQLITE_ENGINE = "django.db.backends.sqlite3"
-_POSTGRES_ENGINES = frozenset(
-    {
-        "django.db.backends.postgresql",
-        "omnitenant_backends.postgresql",
-        "django_omnitenant.backends.postgresql",
-    }
-)
+_DJANGO_POSTGRES_ENGINE = "django.db.backends.postgresql"
 # Databases that exist on every PostgreSQL server and must never be created or dropped.
 _SYSTEM_DATABASES = frozenset({"postgres", "template0", "template1"})
 
@@ -50,6 +47,24 @@ _registry_lock = threading.Lock()
 # Aliases this process registered, with the settings dict they were registered with.
 _registered: dict[str, dict[str, Any]] = {}
 _recent = threading.local()
+
+
+@functools.cache
+def _is_postgres_engine(engine: object) -> bool:
+    """Django's PostgreSQL engine or the omnitenant engine, under any path that exports it.
+
+    Judged by the engine's class, not by a list of paths: the Django app re-exports the
+    omnitenant engine under its own path, which this package must not need to know.
+    """
+    if engine == _DJANGO_POSTGRES_ENGINE:
+        return True
+    if not isinstance(engine, str):
+        return False
+    try:
+        wrapper = load_backend(engine).DatabaseWrapper
+    except (ImproperlyConfigured, AttributeError):
+        return False
+    return isinstance(wrapper, type) and issubclass(wrapper, OmnitenantDatabaseWrapper)
 
 
 def is_tenant_database_alias(alias: str) -> bool:
@@ -70,7 +85,7 @@ def tenant_database_settings(tenant: Tenant) -> dict[str, Any]:
     engine = merged.setdefault("ENGINE", _SQLITE_ENGINE)
     if engine == _SQLITE_ENGINE:
         merged.setdefault("NAME", str(sqlite_directory() / f"{tenant.tenant_id}.sqlite3"))
-    elif engine in _POSTGRES_ENGINES:
+    elif _is_postgres_engine(engine):
         merged.setdefault("NAME", tenant.tenant_id)
         check_identifier(merged["NAME"], what="database name")
         # The omnitenant engine, so use_schema() also works inside database tenants.
@@ -240,13 +255,9 @@ class DatabaseTenantBackend(BaseTenantBackend):
         # Deliberately ignores HOST and PORT ("localhost", "127.0.0.1" and "" can all
         # be the same server): a tenant may never share a configured database's name.
         for alias, configured in settings.DATABASES.items():
-            same_kind = (
-                configured.get("ENGINE") == entry["ENGINE"]
-                or {
-                    configured.get("ENGINE"),
-                    entry["ENGINE"],
-                }
-                <= _POSTGRES_ENGINES
+            same_kind = configured.get("ENGINE") == entry["ENGINE"] or (
+                _is_postgres_engine(configured.get("ENGINE"))
+                and _is_postgres_engine(entry["ENGINE"])
             )
             if same_kind and str(configured.get("NAME")) == str(entry["NAME"]):
                 raise OmnitenantConfigurationError(

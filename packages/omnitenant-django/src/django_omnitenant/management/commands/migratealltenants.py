@@ -35,7 +35,7 @@ from django.db import connections
 from django_omnitenant.management._common import select_tenants
 from django_omnitenant.signals import tenant_migrated
 from django_omnitenant.utils import get_tenant_backend, get_tenant_model
-from omnitenant_backends import tenant_database_alias
+from omnitenant_backends import cloning_template, migrate_schema_template, tenant_database_alias
 from omnitenant_backends.conf import backend_settings
 from omnitenant_backends.fleet import (
     applied_migrations_by_schema,
@@ -115,8 +115,6 @@ class Command(BaseCommand):
     # -- steps ------------------------------------------------------------------------
 
     def _migrate_template(self, options: dict[str, Any]) -> None:
-        from omnitenant_backends._clone import cloning_template, migrate_schema_template  # noqa: PLC0415
-
         if cloning_template() is None:
             return
         if not get_tenant_model().objects.filter(isolation_type=IsolationType.SCHEMA).exists():
