@@ -49,24 +49,26 @@ def _cross_package_imports(package: str, path: Path) -> Iterator[tuple[int, str,
 
 
 def _violation(module: str, name: str | None) -> str | None:
-    private = [part for part in module.split(".") if part.startswith("_")]
-    if private:
+    if any(part.startswith("_") for part in module.split(".")):
         return f"imports the private module {module}"
     if name is None:
         return None
     if name.startswith("_"):
         return f"imports the private name {module}.{name}"
-    imported = importlib.import_module(module)
-    public = getattr(imported, "__all__", None)
+    public = getattr(importlib.import_module(module), "__all__", None)
     if public is None:
         return f"imports from {module}, which has no __all__"
-    if name in public:
+    if name in public or _is_module(f"{module}.{name}"):  # a public submodule is fine
         return None
-    try:  # a public submodule is fine
-        importlib.import_module(f"{module}.{name}")
+    return f"imports {module}.{name}, which is not in {module}.__all__"
+
+
+def _is_module(dotted: str) -> bool:
+    try:
+        importlib.import_module(dotted)
     except ImportError:
-        return f"imports {module}.{name}, which is not in {module}.__all__"
-    return None
+        return False
+    return True
 
 
 def test_packages_use_only_each_others_public_api() -> None:
