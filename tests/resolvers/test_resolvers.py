@@ -7,7 +7,13 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from omnitenant_context import ConfigurationError, InvalidHost, RequestLike, Tenant
+from omnitenant_context import (
+    ConfigurationError,
+    InvalidHost,
+    PathMountingResolver,
+    RequestLike,
+    Tenant,
+)
 from omnitenant_resolvers import (
     BaseTenantResolver,
     ChainTenantResolver,
@@ -113,6 +119,43 @@ def test_header_resolver_reads_only_valid_ids() -> None:
 )
 def test_path_prefix(path: str, expected: Tenant | None) -> None:
     assert PathPrefixTenantResolver("/t/", STORE).resolve(Request("x", path)) is expected
+
+
+@pytest.mark.parametrize(
+    ("path", "tenant", "mount"),
+    [
+        ("/t/acme/invoices/", ACME, "/t/acme"),
+        ("/t/acme", ACME, "/t/acme"),
+        ("/t/acmeX/", ACME, None),  # a longer segment is another tenant's
+        ("/t/acme_corp/", ACME, None),
+        ("/invoices/", ACME, None),  # found some other way: nothing to strip
+    ],
+)
+def test_path_prefix_mount_point(path: str, tenant: Tenant, mount: str | None) -> None:
+    resolver = PathPrefixTenantResolver("/t/", STORE)
+    assert isinstance(resolver, PathMountingResolver)
+    assert resolver.mount_point(Request("x", path), tenant) == mount
+
+
+def test_path_prefix_reads_the_path_below_the_script_name() -> None:
+    @dataclass
+    class DjangoLikeRequest(Request):
+        path_info: str = "/"
+
+    request = DjangoLikeRequest("x", "/app/t/acme/x/", path_info="/t/acme/x/")
+    resolver = PathPrefixTenantResolver("/t/", STORE)
+    assert resolver.resolve(request) is ACME
+    assert resolver.mount_point(request, ACME) == "/t/acme"
+
+
+def test_chain_mount_point_comes_from_its_path_resolver() -> None:
+    chain = ChainTenantResolver(
+        [CustomDomainTenantResolver(STORE), PathPrefixTenantResolver("/t/", STORE)]
+    )
+    assert chain.mount_point(Request("shop.acme.io", "/t/acme/x/"), ACME) == "/t/acme"
+    assert chain.mount_point(Request("shop.acme.io", "/x/"), ACME) is None
+    only_hosts = ChainTenantResolver([CustomDomainTenantResolver(STORE)])
+    assert only_hosts.mount_point(Request("shop.acme.io", "/t/acme/"), ACME) is None
 
 
 def test_chain_returns_the_first_tenant_found() -> None:

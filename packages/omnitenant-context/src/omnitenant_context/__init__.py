@@ -16,6 +16,7 @@ from omnitenant_context._identifiers import (
 from omnitenant_context._protocols import (
     ContextListener,
     IsolationType,
+    PathMountingResolver,
     RequestLike,
     Tenant,
     TenantBackend,
@@ -47,6 +48,7 @@ __all__ = [
     "IsolationType",
     "NoTenantActive",
     "OmnitenantError",
+    "PathMountingResolver",
     "ProvisioningError",
     "RequestLike",
     "Tenant",

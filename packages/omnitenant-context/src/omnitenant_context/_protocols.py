@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ContextListener",
     "IsolationType",
+    "PathMountingResolver",
     "RequestLike",
     "Tenant",
     "TenantBackend",
@@ -126,6 +127,26 @@ class TenantResolver(Protocol):
         A resolver must not raise for a request from an unknown tenant (that is
         ``None``); it raises :class:`~omnitenant_context.InvalidHost` only when the
         request itself is malformed.
+        """
+        ...
+
+
+@runtime_checkable
+class PathMountingResolver(Protocol):
+    """A resolver that reads the tenant from the start of the path ("subfolder routing").
+
+    The Django middleware asks it which leading part of the path named the tenant, and
+    serves the rest of the path below that part as if the site were mounted there (as
+    under a ``SCRIPT_NAME``): the URLconf never sees the tenant segment, and URLs built
+    by ``reverse()`` get it back.
+    """
+
+    def mount_point(self, request: RequestLike, tenant: Tenant) -> str | None:
+        """The leading part of the path that names ``tenant``, or ``None``.
+
+        The part starts with ``/`` and does not end with one (``"/t/acme"``); the path
+        is that part, followed by nothing or by ``/`` and the rest. ``None`` means the
+        tenant was not found through the path and the path is served as it is.
         """
         ...
 

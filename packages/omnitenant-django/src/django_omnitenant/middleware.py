@@ -13,6 +13,10 @@ For each request it asks the ``TENANT_RESOLVER``:
   ``UNKNOWN_HOST`` is ``"public"``);
 * a malformed host, or one outside ``ALLOWED_HOSTS``, answers 400.
 
+With a resolver that reads the tenant from the path (``PathPrefixTenantResolver``), the
+tenant's segment (``/t/acme``) becomes part of the request's script name for the view:
+the URLconf resolves the rest, and ``reverse()`` puts the segment back.
+
 The context is set and reset within the middleware's own call, so nothing survives the
 request, also when the view raises; a streaming response re-enters the tenant for each
 chunk it produces, after the middleware has returned. Works under WSGI and ASGI: on ASGI a
@@ -22,6 +26,7 @@ warm lookup stays on the event loop, and only a cache miss runs the ORM in a thr
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, cast
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
@@ -29,12 +34,14 @@ from django.core.exceptions import DisallowedHost, SynchronousOnlyOperation
 from django.http import HttpRequest, HttpResponseBadRequest, HttpResponseNotFound
 from django.http.response import HttpResponseBase, StreamingHttpResponse
 
+from django_omnitenant._mount import MountedAt
 from django_omnitenant.conf import AppSettings, app_settings
 from django_omnitenant.utils import import_from_setting
 from omnitenant_context import (
     EMPTY_STATE,
     ContextState,
     InvalidHost,
+    PathMountingResolver,
     Tenant,
     TenantContext,
     TenantResolver,
@@ -49,16 +56,25 @@ _normalize = normalize_host_cached
 class _Resolution:
     """What the middleware decided for a request: a state to run in, or a response."""
 
-    __slots__ = ("response", "state", "tenant")
+    __slots__ = ("mount", "response", "state", "tenant")
 
     def __init__(
         self,
         tenant: Tenant | None = None,
         response: HttpResponseBase | None = None,
+        mount: str | None = None,
     ) -> None:
         self.tenant = tenant
         self.response = response
         self.state = EMPTY_STATE if tenant is None else ContextState(tenant=tenant)
+        self.mount = mount  # the path segment that named the tenant ("/t/acme"), if any
+
+    def mounted(self, request: HttpRequest) -> AbstractContextManager[None]:
+        """The request served below its tenant's path segment, when it has one."""
+        return _NOT_MOUNTED if self.mount is None else MountedAt(request, self.mount)
+
+
+_NOT_MOUNTED: AbstractContextManager[None] = nullcontext()
 
 
 class TenantMiddleware:
@@ -78,6 +94,7 @@ class TenantMiddleware:
         self._built_from: AppSettings | None = None
         self._resolver: TenantResolver | None = None
         self._public_host: str | None = None
+        self._mounting: PathMountingResolver | None = None
 
     # -- configuration, read once and again after a settings change -------------------
 
@@ -89,7 +106,10 @@ class TenantMiddleware:
             # see the host that goes with it.
             self._public_host = None if conf.public_host is None else _normalize(conf.public_host)
             resolver_class = import_from_setting("TENANT_RESOLVER", conf.tenant_resolver)
-            resolver = self._resolver = cast("TenantResolver", resolver_class())
+            resolver = cast("TenantResolver", resolver_class())
+            # Before the resolver: a thread that sees the new resolver sees its mounting.
+            self._mounting = resolver if isinstance(resolver, PathMountingResolver) else None
+            self._resolver = resolver
             self._built_from = conf
         return conf, resolver
 
@@ -107,9 +127,13 @@ class TenantMiddleware:
             tenant = resolver.resolve(request)
         except InvalidHost:
             return _Resolution(response=HttpResponseBadRequest("Bad Request: invalid host."))
-        if tenant is None and conf.unknown_host == "not_found":
-            return _Resolution(response=HttpResponseNotFound("Not Found: unknown host."))
-        return _Resolution(tenant)
+        if tenant is None:
+            if conf.unknown_host == "not_found":
+                return _Resolution(response=HttpResponseNotFound("Not Found: unknown host."))
+            return _Resolution()
+        mounting = self._mounting
+        mount = None if mounting is None else mounting.mount_point(request, tenant)
+        return _Resolution(tenant, mount=mount)
 
     # -- the call ---------------------------------------------------------------------
 
@@ -120,7 +144,7 @@ class TenantMiddleware:
         if resolution.response is not None:
             return resolution.response
         request.tenant = resolution.tenant  # type: ignore[attr-defined]  # documented extra attribute
-        with TenantContext.use_state(resolution.state):
+        with TenantContext.use_state(resolution.state), resolution.mounted(request):
             response = self.get_response(request)
         return _keep_tenant_while_streaming(response, resolution.state)
 
@@ -134,7 +158,7 @@ class TenantMiddleware:
             return resolution.response
         request.tenant = resolution.tenant  # type: ignore[attr-defined]  # documented extra attribute
         get_response = cast("Callable[[HttpRequest], Awaitable[Any]]", self.get_response)
-        with TenantContext.use_state(resolution.state):
+        with TenantContext.use_state(resolution.state), resolution.mounted(request):
             response = await get_response(request)
         return _keep_tenant_while_streaming(response, resolution.state)
 

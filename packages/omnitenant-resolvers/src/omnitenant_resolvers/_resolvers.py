@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from omnitenant_context import (
     ConfigurationError,
+    PathMountingResolver,
     RequestLike,
     Tenant,
     TenantResolver,
@@ -133,8 +134,10 @@ class HeaderTenantResolver(BaseTenantResolver):
 class PathPrefixTenantResolver(BaseTenantResolver):
     """Reads the tenant id from the first path segment after ``prefix``.
 
-    With ``prefix="/t/"``, ``/t/acme/invoices/`` is tenant ``acme``. The path is not
-    rewritten: the URLconf sees the full path, prefix and tenant segment included.
+    With ``prefix="/t/"``, ``/t/acme/invoices/`` is tenant ``acme``. The path read is the
+    one below the site's own ``SCRIPT_NAME`` (Django's ``path_info``) when the request
+    has one. The resolver itself rewrites nothing; :meth:`mount_point` tells the Django
+    middleware which part to strip (``/t/acme``), so the URLconf sees ``/invoices/``.
     """
 
     def __init__(self, prefix: str = "/t/", store: TenantStore | None = None) -> None:
@@ -144,13 +147,28 @@ class PathPrefixTenantResolver(BaseTenantResolver):
         self.prefix = prefix
 
     def resolve(self, request: RequestLike) -> Tenant | None:
-        path = request.path
+        path = _path_below_script_name(request)
         if not path.startswith(self.prefix):
             return None
         tenant_id = path[len(self.prefix) :].split("/", 1)[0]
         if not is_valid_identifier(tenant_id):
             return None
         return self.store.get_by_id(tenant_id)
+
+    def mount_point(self, request: RequestLike, tenant: Tenant) -> str | None:
+        """``"/t/<tenant id>"`` when the path starts with it, else ``None``."""
+        mount = self.prefix + tenant.tenant_id
+        path = _path_below_script_name(request)
+        if path == mount or path.startswith(mount + "/"):
+            return mount
+        return None
+
+
+def _path_below_script_name(request: RequestLike) -> str:
+    # Django's requests carry path_info (the path without SCRIPT_NAME); other
+    # request-likes have only the path.
+    path_info = getattr(request, "path_info", None)
+    return path_info if isinstance(path_info, str) and path_info else request.path
 
 
 class ChainTenantResolver(BaseTenantResolver):
@@ -169,4 +187,13 @@ class ChainTenantResolver(BaseTenantResolver):
             tenant = resolver.resolve(request)
             if tenant is not None:
                 return tenant
+        return None
+
+    def mount_point(self, request: RequestLike, tenant: Tenant) -> str | None:
+        """The mount point of the first path resolver in the chain that names ``tenant``."""
+        for resolver in self.resolvers:
+            if isinstance(resolver, PathMountingResolver):
+                mount = resolver.mount_point(request, tenant)
+                if mount is not None:
+                    return mount
         return None
