@@ -58,5 +58,12 @@ def test_example_site_on_sqlite_serves_each_tenant_its_own_notes(tmp_path: Path)
     assert "Hire a new CEO" not in pages["acme.localhost"]
     assert "Hire a new CEO" in pages["globex.localhost"]
     assert "Ship the anvils" not in pages["globex.localhost"]
+    # Each tenant's file is in its own folder of the tenant media storage.
+    assert "Welcome to ACME Corporation." in pages["acme.localhost"]
+    assert 'href="/media/acme/welcome.txt"' in pages["acme.localhost"]
+    assert "Welcome to Globex Corporation." in pages["globex.localhost"]
+    assert (tmp_path / "media" / "globex" / "welcome.txt").read_text() == (
+        "Welcome to Globex Corporation."
+    )
     assert pages["nobody.localhost"].split()[1] == "404"
     assert pages["bad_host"].split()[1] == "400"

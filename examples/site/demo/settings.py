@@ -39,6 +39,15 @@ TEMPLATES = [
 ]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Uploaded files: one folder per tenant below MEDIA_ROOT (var/media/acme/...), served by
+# runserver below MEDIA_URL (demo/urls.py).
+MEDIA_ROOT = VAR_DIR / "media"
+MEDIA_URL = "/media/"
+STORAGES = {
+    "default": {"BACKEND": "django_omnitenant.storage.TenantFileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
 
 def _database_from_url(url: str) -> dict[str, object]:
     parts = urlsplit(url)

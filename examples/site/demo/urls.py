@@ -1,7 +1,11 @@
-"""One page: who am I, and my notes."""
+"""One page: who am I, and my notes; and each tenant's uploaded files."""
 
+from django.conf import settings
+from django.conf.urls.static import static
 from django.urls import path
 
 from demo import views
 
 urlpatterns = [path("", views.home)]
+# Development only (runserver): MEDIA_ROOT holds every tenant's folder.
+urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

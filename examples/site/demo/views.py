@@ -1,9 +1,12 @@
 """The example's only view."""
 
 from customers.models import Tenant
+from django.core.files.storage import default_storage
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from notes.models import Note
+
+WELCOME_FILE = "welcome.txt"  # written into each tenant's media folder by setup_demo
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -12,4 +15,18 @@ def home(request: HttpRequest) -> HttpResponse:
         _, _, port = request.get_host().rpartition(":")
         suffix = f":{port}" if port.isdigit() else ""
         return render(request, "public.html", {"tenants": Tenant.objects.all(), "port": suffix})
-    return render(request, "tenant.html", {"tenant": tenant, "notes": Note.objects.all()})
+    # The tenant's own folder of the media storage (var/media/<tenant id>/).
+    welcome = None
+    if default_storage.exists(WELCOME_FILE):
+        with default_storage.open(WELCOME_FILE) as handle:
+            welcome = handle.read().decode()
+    return render(
+        request,
+        "tenant.html",
+        {
+            "tenant": tenant,
+            "notes": Note.objects.all(),
+            "welcome": welcome,
+            "welcome_url": default_storage.url(WELCOME_FILE),
+        },
+    )

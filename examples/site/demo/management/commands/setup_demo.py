@@ -4,6 +4,8 @@ from typing import Any
 
 from customers.models import Domain, Tenant
 from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from notes.models import Note
@@ -35,6 +37,8 @@ class Command(BaseCommand):
                 )
                 with TenantContext.use_tenant(tenant):
                     Note.objects.bulk_create(Note(text=text) for text in notes)
+                    # Stored by the tenant media storage in var/media/<tenant id>/.
+                    default_storage.save("welcome.txt", ContentFile(f"Welcome to {name}."))
                 self.stdout.write(f"created tenant {tenant_id} ({isolation})")
             else:
                 get_tenant_backend(tenant).migrate()
