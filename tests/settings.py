@@ -76,6 +76,21 @@ CACHES = {
     },
 }
 
+# Channels (tests/channels): the in-memory layer in one process, the real Redis across
+# processes; both with group names per tenant. Keys carry the run's name and expire.
+CHANNEL_LAYERS = {
+    "default": {"BACKEND": "django_omnitenant.channels.TenantInMemoryChannelLayer"},
+    "redis": {
+        "BACKEND": "django_omnitenant.channels.redis.TenantRedisChannelLayer",
+        "CONFIG": {
+            "hosts": ["redis://127.0.0.1:6379/15"],
+            "prefix": f"omnitenant-tests-{_RUN}-asgi",
+            "expiry": 10,
+            "group_expiry": 60,
+        },
+    },
+}
+
 ROOT_URLCONF = "tests.urls"
 MIDDLEWARE = [
     "django_omnitenant.middleware.TenantMiddleware",

@@ -150,7 +150,8 @@ class TenantPrefixMixin(Storage):
 
     def _open(self, name: str, mode: str = "rb") -> File[Any]:
         with self._prefixed(name) as (full, _):
-            return super()._open(full, mode)  # type: ignore[misc]  # abstract on Storage, real below us
+            opened: File[Any] = super()._open(full, mode)  # type: ignore[misc]  # abstract on Storage, real below us
+            return opened
 
     def _save(self, name: str, content: IO[Any]) -> str:
         with self._prefixed(name) as (full, prefix):
