@@ -67,7 +67,8 @@ OMNITENANT_CONFIG: dict[str, Any] = {
 }
 
 CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # Tenant-aware: cache_page and {% cache %} keep tenants apart (omnitenant.W003).
+    "default": {"BACKEND": "omnitenant_backends.cache.LocMemCache"},
     # The real Redis of this machine, for what must be shared between processes.
     "shared": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",

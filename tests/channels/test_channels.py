@@ -107,7 +107,10 @@ def test_an_http_consumer_lives_in_its_hosts_tenant(tenants: dict[str, Any]) -> 
     async def test() -> None:
         for tenant_id in TENANTS:
             communicator = HttpCommunicator(
-                application, "GET", "/consumer/whoami/", headers=[(b"host", host(tenant_id).encode())]
+                application,
+                "GET",
+                "/consumer/whoami/",
+                headers=[(b"host", host(tenant_id).encode())],
             )
             response = await communicator.get_response()
             assert response["status"] == 200

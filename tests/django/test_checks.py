@@ -48,6 +48,47 @@ def test_missing_router_is_reported_with_the_fix() -> None:
     assert "django_omnitenant.routers.TenantRouter" in (message.hint or "")
 
 
+@pytest.mark.parametrize(
+    ("caches", "middleware_alias", "reported"),
+    [
+        # Django's own backend under the alias cache_page and {% cache %} use: warned.
+        ({"default": "django.core.cache.backends.locmem.LocMemCache"}, "default", True),
+        ({"default": "omnitenant_backends.cache.LocMemCache"}, "default", False),
+        ({"default": "django.core.cache.backends.dummy.DummyCache"}, "default", False),
+        # cache_page elsewhere (tenant-aware), {% cache %} on a plain default: warned.
+        (
+            {
+                "default": "django.core.cache.backends.locmem.LocMemCache",
+                "pages": "omnitenant_backends.cache.LocMemCache",
+            },
+            "pages",
+            True,
+        ),
+        # {% cache %} on its own tenant-aware alias, pages too: clean.
+        (
+            {
+                "default": "django.core.cache.backends.locmem.LocMemCache",
+                "pages": "omnitenant_backends.cache.LocMemCache",
+                "template_fragments": "omnitenant_backends.cache.LocMemCache",
+            },
+            "pages",
+            False,
+        ),
+    ],
+)
+def test_a_page_cache_that_is_not_tenant_aware_is_a_warning(
+    caches: dict[str, str], middleware_alias: str, reported: bool
+) -> None:
+    with override_settings(
+        CACHES={alias: {"BACKEND": backend} for alias, backend in caches.items()},
+        CACHE_MIDDLEWARE_ALIAS=middleware_alias,
+    ):
+        found = [m for m in check_configuration() if m.id == "omnitenant.W003"]
+    assert bool(found) is reported
+    if found:
+        assert "omnitenant_backends.cache.RedisCache" in (found[0].hint or "")
+
+
 @pytest.mark.filterwarnings("ignore:Overriding setting DATABASES:UserWarning")
 def test_plain_postgres_engine_is_a_warning() -> None:
     plain = {**settings.DATABASES["default"], "ENGINE": "django.db.backends.postgresql"}

@@ -6,9 +6,12 @@ from typing import Any
 
 from django.apps import apps
 from django.conf import settings
+from django.core.cache.backends.dummy import DummyCache
 from django.core.checks import CheckMessage, Error, Warning
+from django.utils.module_loading import import_string
 
 from django_omnitenant.conf import OmnitenantConfigurationError, app_settings, backend_settings
+from omnitenant_backends.cache import TenantCacheMixin
 
 __all__ = ["check_configuration"]
 
@@ -100,6 +103,40 @@ def check_configuration(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
                 hint="List each app in MASTER_APPS, TENANT_APPS or SHARED_APPS, or set "
                 "DEFAULT_APP_SCOPE explicitly to silence this warning.",
                 id="omnitenant.W002",
+            )
+        )
+    messages.extend(_check_page_caches())
+    return messages
+
+
+def _check_page_caches() -> list[CheckMessage]:
+    """Warn when cache_page / {% cache %} write to a cache that is not tenant-aware."""
+    uses = {
+        getattr(settings, "CACHE_MIDDLEWARE_ALIAS", "default"): "cache_page and the cache "
+        "middleware (CACHE_MIDDLEWARE_ALIAS)",
+    }
+    fragments = "template_fragments" if "template_fragments" in settings.CACHES else "default"
+    uses[fragments] = f"{uses[fragments]} and {{% cache %}}" if fragments in uses else "{% cache %}"
+    messages: list[CheckMessage] = []
+    for alias, users in uses.items():
+        config = settings.CACHES.get(alias)
+        if config is None:
+            continue
+        try:
+            backend = import_string(config["BACKEND"])
+        except ImportError:
+            continue  # Django's own cache checks report it
+        if not isinstance(backend, type) or issubclass(backend, TenantCacheMixin | DummyCache):
+            continue
+        messages.append(
+            Warning(
+                f"The cache {alias!r} is not tenant-aware, and {users} store pages and "
+                "fragments in it: inside a tenant they would be served to other tenants "
+                "whose URL (or fragment name and vary_on values) is the same.",
+                hint="Use a tenant-aware backend for it, e.g. "
+                "'omnitenant_backends.cache.RedisCache' instead of Django's, or silence "
+                "omnitenant.W003 if no page or fragment is cached inside a tenant.",
+                id="omnitenant.W003",
             )
         )
     return messages

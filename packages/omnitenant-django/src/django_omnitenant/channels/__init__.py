@@ -23,8 +23,9 @@ and every group message it receives. An unknown host is refused: a WebSocket han
 is denied (the server answers 403), an HTTP request gets the middleware's 404 or 400.
 
 Group names are namespaced per tenant by the channel layer classes of this package
-(:class:`TenantInMemoryChannelLayer`, :class:`django_omnitenant.channels.redis.TenantRedisChannelLayer`,
-or :class:`TenantGroupsMixin` on any layer): ``group_add("chat", ...)`` inside tenant
+(:class:`TenantInMemoryChannelLayer`,
+:class:`django_omnitenant.channels.redis.TenantRedisChannelLayer`, or
+:class:`TenantGroupsMixin` on any layer): ``group_add("chat", ...)`` inside tenant
 ``acme`` joins ``t.acme.chat``, so a ``group_send("chat", ...)`` in another tenant never
 reaches acme's sockets.
 """

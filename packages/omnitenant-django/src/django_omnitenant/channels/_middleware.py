@@ -46,7 +46,7 @@ class TenantChannelsMiddleware:
             return await self.inner(scope, receive, send)
         request = request_from_scope(scope)
         try:
-            resolution = self._decider._resolve(request)  # noqa: SLF001 - same package
+            resolution = self._decider._resolve(request)
         except SynchronousOnlyOperation:
             # A cache miss needs the ORM, which may not run on the event loop.
             resolution = await sync_to_async(self._resolve_in_thread)(request)
@@ -58,10 +58,9 @@ class TenantChannelsMiddleware:
         with TenantContext.use_state(resolution.state):
             return await self.inner(scope, receive, send)
 
-
     def _resolve_in_thread(self, request: HttpRequest) -> _Resolution:
         try:
-            return self._decider._resolve(request)  # noqa: SLF001 - same package
+            return self._decider._resolve(request)
         finally:
             # What request_finished does for a view: the lookup's connection is not
             # left open in the worker thread past CONN_MAX_AGE. Called here, in the
@@ -96,7 +95,8 @@ def request_from_scope(scope: Scope) -> HttpRequest:
 async def _refuse(scope: Scope, receive: Receive, send: Send, status: int) -> None:
     if scope["type"] == "websocket":
         # Deny the handshake: the server answers 403 and no consumer ever runs.
-        await WebsocketDenier.as_asgi()(scope, receive, send)
+        denier = WebsocketDenier.as_asgi()  # type: ignore[no-untyped-call]  # Channels is untyped
+        await denier(scope, receive, send)
         return
     body = b"Bad Request: invalid host." if status == 400 else b"Not Found: unknown host."
     await send(

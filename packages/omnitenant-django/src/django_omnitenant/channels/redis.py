@@ -25,5 +25,5 @@ from django_omnitenant.channels._groups import TenantGroupsMixin
 __all__ = ["TenantRedisChannelLayer"]
 
 
-class TenantRedisChannelLayer(TenantGroupsMixin, RedisChannelLayer):  # type: ignore[misc]  # Channels is untyped
+class TenantRedisChannelLayer(TenantGroupsMixin, RedisChannelLayer):
     """channels-redis' ``RedisChannelLayer`` with group names per tenant."""
