@@ -8,9 +8,13 @@ from django.apps import apps
 from django.conf import settings
 from django.core.cache.backends.dummy import DummyCache
 from django.core.checks import CheckMessage, Error, Warning
+from django.template import engines
+from django.template.backends.django import DjangoTemplates
+from django.template.loaders import cached
 from django.utils.module_loading import import_string
 
 from django_omnitenant.conf import OmnitenantConfigurationError, app_settings, backend_settings
+from django_omnitenant.loaders import CachedLoader, TenantDirectoriesLoader
 from omnitenant_backends.cache import TenantCacheMixin
 
 __all__ = ["check_configuration"]
@@ -106,6 +110,32 @@ def check_configuration(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
             )
         )
     messages.extend(_check_page_caches())
+    messages.extend(_check_template_loaders())
+    return messages
+
+
+def _check_template_loaders() -> list[CheckMessage]:
+    """Warn when Django's cached loader wraps the tenant loader (one tenant's wins)."""
+    messages: list[CheckMessage] = []
+    for engine in engines.all():
+        if not isinstance(engine, DjangoTemplates):
+            continue
+        for loader in engine.engine.template_loaders:
+            if (
+                isinstance(loader, cached.Loader)
+                and not isinstance(loader, CachedLoader)
+                and any(isinstance(inner, TenantDirectoriesLoader) for inner in loader.loaders)
+            ):
+                messages.append(
+                    Warning(
+                        f"The template engine {engine.name!r} caches the tenant template "
+                        "loader with Django's cached loader, whose cache is not per tenant: "
+                        "the first tenant to load a template decides it for all.",
+                        hint="Wrap TenantDirectoriesLoader in "
+                        "'django_omnitenant.loaders.CachedLoader' instead.",
+                        id="omnitenant.W004",
+                    )
+                )
     return messages
 
 
