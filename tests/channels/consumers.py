@@ -23,7 +23,7 @@ def _notes() -> list[str]:
     return sorted(Note.objects.values_list("text", flat=True))
 
 
-class WhoAmIConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # Channels is untyped
+class WhoAmIConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         await self.accept()
         scope_tenant = self.scope["tenant"]
@@ -40,7 +40,7 @@ class WhoAmIConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # Chann
         await self.send_json({"tenant": _tenant_id(), "notes": await _notes()})
 
 
-class ChatConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # as above
+class ChatConsumer(AsyncJsonWebsocketConsumer):
     """Everyone in the room "chat" hears every message: of their own tenant only."""
 
     channel_layer_alias = "default"
@@ -65,7 +65,7 @@ class RedisChatConsumer(ChatConsumer):
     channel_layer_alias = "redis"
 
 
-class WhoAmIHttpConsumer(AsyncHttpConsumer):  # type: ignore[misc]  # as above
+class WhoAmIHttpConsumer(AsyncHttpConsumer):
     async def handle(self, body: bytes) -> None:
         text = f"{_tenant_id()}:{','.join(await _notes())}"
         await self.send_response(200, text.encode(), headers=[(b"content-type", b"text/plain")])

@@ -12,7 +12,7 @@ import importlib
 import json
 import socket
 import sys
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
 import pytest
@@ -60,7 +60,7 @@ def tenants(django_db_setup: None, django_db_blocker: Any) -> Iterator[dict[str,
                 tenant.delete()
 
 
-def run(test: Callable[[], Awaitable[None]]) -> None:
+def run(test: Callable[[], Coroutine[Any, Any, None]]) -> None:
     asyncio.run(test())
     assert TenantContext.get_tenant() is None
 
@@ -121,7 +121,7 @@ def test_an_http_consumer_lives_in_its_hosts_tenant(tenants: dict[str, Any]) -> 
 
 def test_the_public_host_has_no_tenant_and_public_groups(tenants: dict[str, Any]) -> None:
     async def test() -> None:
-        communicator = websocket("/ws/chat/", settings.OMNITENANT_CONFIG["PUBLIC_HOST"])
+        communicator = websocket("/ws/chat/", str(settings.OMNITENANT_CONFIG["PUBLIC_HOST"]))
         connected, _ = await communicator.connect()
         assert connected
         await communicator.send_json_to({"text": "hello, world"})
@@ -196,7 +196,7 @@ def test_a_broadcast_reaches_only_its_tenants_sockets_on_redis(
         listener = websocket("/ws/redis-chat/", host("ch_acme"))
         assert (await listener.connect())[0]
         client = redis.Redis(host="127.0.0.1", port=6379, db=15)
-        prefix = settings.CHANNEL_LAYERS["redis"]["CONFIG"]["prefix"]
+        prefix: str = redis_layer.prefix
         for key in client.scan_iter(match=f"{prefix}:group:*"):
             seen_groups.add(key.decode().split(":group:", 1)[1])
         client.close()

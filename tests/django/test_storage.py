@@ -160,7 +160,7 @@ def s3(s3_endpoint: str, request: pytest.FixtureRequest) -> Iterator[tuple[Any, 
     import boto3
     from storages.backends.s3 import S3Storage
 
-    class TenantS3Storage(TenantPrefixMixin, S3Storage):  # type: ignore[misc]  # django-storages is untyped
+    class TenantS3Storage(TenantPrefixMixin, S3Storage):
         pass
 
     options = {
