@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db import connections
 from django.test import Client, override_settings
 from django.urls import get_script_prefix
 
@@ -224,6 +226,20 @@ def test_concurrent_asgi_requests_keep_their_own_prefix(by_path: Routing) -> Non
         for tenant in ("sub_acme", "sub_globex", "sub_acme", "sub_globex")
     ]
     assert get_script_prefix() == "/"
+
+
+def test_concurrent_wsgi_threads_keep_their_own_prefix(by_path: Routing) -> None:
+    def where(tenant: str) -> str:
+        try:
+            response = Client().get(f"/t/{tenant}/where/", HTTP_HOST=BY_PATH.host)
+            return str(json.loads(response.content)["reverse"])
+        finally:
+            connections.close_all()  # the test client leaves the thread's connection open
+
+    tenants = ["sub_acme", "sub_globex"] * 10
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        built = list(pool.map(where, tenants))
+    assert built == [f"/t/{tenant}/where/" for tenant in tenants]
 
 
 def test_the_site_own_script_name_stays_in_front(by_path: Routing) -> None:
