@@ -21,6 +21,7 @@ from channels.layers import get_channel_layer
 from channels.testing import HttpCommunicator, WebsocketCommunicator
 from django.conf import settings
 from django.db import connections
+from django.test import override_settings
 
 from django_omnitenant.channels import tenant_group_name
 from omnitenant_context import TenantContext
@@ -133,6 +134,27 @@ def test_the_public_host_has_no_tenant_and_public_groups(tenants: dict[str, Any]
         await communicator.disconnect()
 
     run(test)
+
+
+def test_under_subfolder_routing_the_router_sees_the_path_below_the_tenant(
+    tenants: dict[str, Any],
+) -> None:
+    config = {
+        **settings.OMNITENANT_CONFIG,
+        "TENANT_RESOLVER": "django_omnitenant.resolvers.PathPrefixTenantResolver",
+    }
+
+    async def test() -> None:
+        communicator = websocket("/t/ch_globex/ws/whoami/", "app.example.test")
+        connected, _ = await communicator.connect()
+        assert connected
+        assert (await communicator.receive_json_from())["tenant"] == "ch_globex"
+        await communicator.disconnect()
+        refused, _ = await websocket("/t/nobody/ws/whoami/", "app.example.test").connect()
+        assert not refused
+
+    with override_settings(OMNITENANT_CONFIG=config):
+        run(test)
 
 
 # -- groups --------------------------------------------------------------------------------
