@@ -89,28 +89,25 @@ def live_db(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
 
 @pytest.fixture
 def tenant_factory(live_db: None) -> Iterator[Callable[..., Any]]:
-    """Create tenants through the API reference's programmatic path; drop them after."""
-    from django_omnitenant.utils import get_tenant_backend, get_tenant_model
+    """Create tenants through the provisioning module; drop them (any state) after."""
+    from django_omnitenant import provisioning
 
     created: list[Any] = []
 
     def create(tenant_id: str, isolation_type: str = "schema", **fields: Any) -> Any:
-        tenant_model = get_tenant_model()
-        tenant = tenant_model.objects.create(
-            tenant_id=tenant_id,
+        tenant = provisioning.create_tenant(
+            tenant_id,
             name=fields.pop("name", tenant_id.title()),
             isolation_type=isolation_type,
             **fields,
         )
         created.append(tenant)
-        get_tenant_backend(tenant).create(run_migrations=True)
         return tenant
 
     yield create
     for tenant in reversed(created):
         # Dropping is idempotent (IF EXISTS), also when the test dropped it already.
-        get_tenant_backend(tenant).delete(drop_data=True)
-        type(tenant).objects.filter(pk=tenant.pk).delete()
+        provisioning.purge_tenant(tenant, require_mark=False)
 
 
 @pytest.fixture(scope="session")

@@ -44,6 +44,12 @@ _DATABASE: Final = "Database tenants"
 _app_scope: Final[Callable[[object], AppScope]] = one_of("master", "tenant", "shared")
 
 
+def _non_negative_int(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"must be zero or a positive integer, not {value!r}")
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class BackendSettings:
     """The validated, immutable settings of the backends, defaults filled in."""
@@ -146,6 +152,16 @@ class BackendSettings:
         doc="Per thread, at most this many tenant database connections stay open; the "
         "least recently used one is closed when another tenant needs one (never one "
         "inside a transaction). A positive integer.",
+    )
+
+    warm_pool_size: int = setting(
+        "WARM_POOL_SIZE",
+        0,
+        parse=_non_negative_int,
+        section=_SCHEMA,
+        doc="Keep this many migrated, unclaimed schemas ready (`fillwarmpool`); creating a "
+        "schema tenant renames one instead of cloning or migrating. `0`: no pool. See "
+        "[operations.md](operations.md#the-warm-pool-of-schemas).",
     )
 
     def app_scope(self, app_label: str) -> AppScope:

@@ -14,13 +14,16 @@ __all__ = [
     "tenant_deactivated",
     "tenant_deleted",
     "tenant_migrated",
+    "tenant_state_changed",
 ]
 
 #: After a tenant's storage was provisioned and its migrations finished. A receiver that
 #: raises makes the creation fail and be rolled back, so receivers may seed data.
 tenant_created = Signal()
 
-#: After migrations were applied to a tenant's storage.
+#: After migrations were applied to a tenant's storage, also when a new tenant's storage
+#: was migrated, cloned from the template or claimed from the warm pool (then with
+#: ``created=True``).
 tenant_migrated = Signal()
 
 #: After a tenant's storage was retired. ``dropped`` says whether data was dropped.
@@ -32,3 +35,8 @@ tenant_activated = Signal()
 
 #: When code leaves a tenant.
 tenant_deactivated = Signal()
+
+#: After a tenant moved from one lifecycle state to another (``previous`` and ``state``
+#: are the status values; see ``django_omnitenant.provisioning``). Sent inside the
+#: transaction that changes the state: a receiver that raises undoes the change.
+tenant_state_changed = Signal()

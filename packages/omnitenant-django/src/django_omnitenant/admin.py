@@ -7,8 +7,11 @@
   host, where every query already runs in that tenant (the middleware entered it), so
   the admin lists that tenant's rows and no one else's.
 * :class:`TenantAdmin` — a ready admin for your tenant model, with its domains inline.
-  Adding a tenant here provisions its storage (schema or database) in the same
-  transaction; ``database_config`` is never shown, because it may hold a password.
+  Adding a tenant here provisions it through :mod:`django_omnitenant.provisioning` (row,
+  domains and storage, all or nothing); deleting follows ``deletetenant``: the first
+  delete marks the tenant for deletion, deleting a marked (or failed) tenant purges it.
+  The lifecycle state is read-only in the form; actions change it. ``database_config``
+  is never shown, because it may hold a password.
 
 ::
 
@@ -27,12 +30,15 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import Model, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
 
-from django_omnitenant.utils import get_domain_model, get_tenant_backend
-from omnitenant_context import TenantContext
+from django_omnitenant import provisioning
+from django_omnitenant.constants import TenantStatus
+from django_omnitenant.utils import get_domain_model
+from omnitenant_context import OmnitenantError, TenantContext
 
 # django-stubs makes the admin classes generic; at run time they are not subscriptable.
 if TYPE_CHECKING:
@@ -115,15 +121,18 @@ class TenantAdmin(TenantRestrictAdminMixin, _ModelAdmin):
     search_fields = ("tenant_id", "name", "domains__domain")
     # database_config may hold a password: it is neither shown nor editable here.
     exclude = ("database_config",)
+    actions = ("suspend_tenants", "activate_tenants", "start_maintenance", "end_maintenance")
 
     def get_inlines(self, request: HttpRequest, obj: Any) -> list[type[Any]]:
         return [domain_inline()]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        # The lifecycle state changes only through the provisioning module (actions).
+        lifecycle = ("status", "status_detail", "created_at", "updated_at")
         # The storage is named after these: they cannot change once it exists.
         if obj is not None and obj.pk is not None:
-            return ("tenant_id", "isolation_type", "schema_name", "created_at", "updated_at")
-        return ("created_at", "updated_at")
+            return ("tenant_id", "isolation_type", "schema_name", *lifecycle)
+        return lifecycle
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return super().get_queryset(request).prefetch_related("domains")
@@ -132,9 +141,86 @@ class TenantAdmin(TenantRestrictAdminMixin, _ModelAdmin):
     def primary_domain(self, obj: Any) -> str:
         return next((d.domain for d in obj.domains.all() if d.is_primary), "")
 
+    # -- adding: one creating transaction around the row, the inline domains, storage --
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        if object_id is None and request.method == "POST":
+            # The provisioning module's transaction instead of the admin's own: storage
+            # outside the master (a tenant database) is removed if it does not commit.
+            with provisioning.creating():
+                return self._changeform_view(request, object_id, form_url, extra_context)
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        if not change:
-            # The admin's change view runs in a transaction: if provisioning fails, the
-            # row goes too, and the backend has removed the storage it made.
-            get_tenant_backend(obj).create(run_migrations=True)
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        # The domains of the inline are saved afterwards, in the same transaction.
+        provisioning.provision(obj, run_migrations=True)
+
+    # -- deleting: mark first, purge a marked tenant (as deletetenant) ------------------
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        if obj.status in provisioning.PURGEABLE:
+            provisioning.purge_tenant(obj)
+        else:
+            provisioning.mark_for_deletion(obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        for tenant in queryset:
+            self.delete_model(request, tenant)
+
+    def response_delete(self, request: HttpRequest, obj_display: str, obj_id: Any) -> HttpResponse:
+        tenant = self.model._default_manager.filter(pk=obj_id).first()
+        if tenant is None:
+            return super().response_delete(request, obj_display, obj_id)
+        self.message_user(
+            request,
+            f"Tenant {tenant.tenant_id!r} is marked for deletion: no longer served, data "
+            "kept. Delete it again to purge its data, or restore it.",
+            messages.WARNING,
+        )
+        opts = self.model._meta
+        return HttpResponseRedirect(
+            reverse(
+                f"admin:{opts.app_label}_{opts.model_name}_changelist",
+                current_app=self.admin_site.name,
+            )
+        )
+
+    # -- lifecycle actions --------------------------------------------------------------
+
+    def _move(self, request: HttpRequest, queryset: QuerySet[Any], change: Any) -> None:
+        for tenant in queryset:
+            try:
+                change(tenant)
+            except OmnitenantError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+            else:
+                self.message_user(request, f"Tenant {tenant.tenant_id!r} is {tenant.status}.")
+
+    @admin.action(description="Suspend (403/404, data kept)")
+    def suspend_tenants(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        self._move(request, queryset, provisioning.suspend)
+
+    @admin.action(description="Activate (serve again; also restores a marked tenant)")
+    def activate_tenants(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        self._move(request, queryset, provisioning.activate)
+
+    @admin.action(description="Start maintenance (read-only)")
+    def start_maintenance(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        self._move(request, queryset, provisioning.start_maintenance)
+
+    @admin.action(description="End maintenance")
+    def end_maintenance(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        self._move(
+            request,
+            queryset.filter(status=TenantStatus.MAINTENANCE),
+            provisioning.end_maintenance,
+        )

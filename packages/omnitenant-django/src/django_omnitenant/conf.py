@@ -21,6 +21,7 @@ from omnitenant_backends.conf import (
 )
 from omnitenant_backends.config import (
     SettingsGroup,
+    flag,
     non_negative_number,
     one_of,
     optional_text,
@@ -35,18 +36,24 @@ __all__ = [
     "AppSettings",
     "BackendSettings",
     "OmnitenantConfigurationError",
+    "SuspendedResponse",
     "UnknownHost",
     "app_settings",
     "backend_settings",
 ]
 
 UnknownHost = Literal["not_found", "public"]
+SuspendedResponse = Literal["forbidden", "not_found"]
 
 _NAMES: Final = "Models and names"
 _CACHE: Final = "The cached tenant lookup"
 _HOSTS: Final = "Unknown hosts"
+_LIFECYCLE: Final = "Lifecycle states and provisioning"
 
 _unknown_host: Final[Callable[[object], UnknownHost]] = one_of("not_found", "public")
+_suspended_response: Final[Callable[[object], SuspendedResponse]] = one_of(
+    "forbidden", "not_found"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +150,42 @@ class AppSettings:
         section=_HOSTS,
         doc='What the middleware does with a host that names no tenant: `"not_found"` '
         'answers 404, `"public"` serves it without a tenant, like `PUBLIC_HOST`.',
+    )
+
+    suspended_response: SuspendedResponse = setting(
+        "SUSPENDED_RESPONSE",
+        "forbidden",
+        parse=_suspended_response,
+        section=_LIFECYCLE,
+        doc='What a suspended tenant\'s host answers: `"forbidden"` (403) or `"not_found"` '
+        "(404, as if the tenant did not exist). See "
+        "[operations.md](operations.md#lifecycle-states).",
+    )
+    maintenance_allow_reads: bool = setting(
+        "MAINTENANCE_ALLOW_READS",
+        False,
+        parse=flag,
+        section=_LIFECYCLE,
+        doc="`True` serves GET, HEAD and OPTIONS of a tenant in maintenance on a read-only "
+        "database session (a write the view attempts answers 503); `False` answers 503 to "
+        "every request.",
+    )
+    retry_after: int = setting(
+        "RETRY_AFTER",
+        30,
+        parse=positive_int,
+        section=_LIFECYCLE,
+        doc="Seconds in the `Retry-After` header of the 503 answered for a tenant in "
+        "`provisioning` or `maintenance`. A positive integer.",
+    )
+    provisioning_celery_app: str | None = setting(
+        "PROVISIONING_CELERY_APP",
+        None,
+        parse=optional_text,
+        section=_LIFECYCLE,
+        doc="Dotted path of the Celery app that runs background provisioning "
+        "(`createtenant --background`). Default: the app given to "
+        "`django_omnitenant.patches.celery.install()`.",
     )
 
 

@@ -150,7 +150,17 @@ class BaseTenant(models.Model):
         blank=True,
         help_text="Database tenants: connection settings (ENGINE, NAME, HOST, ...).",
     )
-    status = models.CharField(max_length=32, choices=TenantStatus, default=TenantStatus.ACTIVE)
+    status = models.CharField(
+        max_length=32,
+        choices=TenantStatus,
+        default=TenantStatus.ACTIVE,
+        help_text="The lifecycle state; changed only through django_omnitenant.provisioning.",
+    )
+    status_detail = models.TextField(
+        blank=True,
+        default="",
+        help_text="Why the tenant is in its state (the error of a failed provisioning).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

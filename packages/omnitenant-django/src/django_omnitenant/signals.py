@@ -1,6 +1,8 @@
 """Signals of the tenant life cycle (see :mod:`omnitenant_backends.signals`).
 
-``tenant_created``, ``tenant_migrated`` and ``tenant_deleted`` are sent by the backends;
+``tenant_created`` and ``tenant_deleted`` are sent by the backends, ``tenant_migrated`` by
+the backends, the fleet commands and the provisioning module (for a new tenant), and
+``tenant_state_changed`` by :mod:`django_omnitenant.provisioning` on every lifecycle move;
 ``tenant_activated`` and ``tenant_deactivated`` are sent when code enters or leaves a tenant,
 but only while at least one receiver is connected, so they cost nothing otherwise.
 """
@@ -15,6 +17,7 @@ from omnitenant_backends.signals import (
     tenant_deactivated,
     tenant_deleted,
     tenant_migrated,
+    tenant_state_changed,
 )
 from omnitenant_context import ContextState, TenantContext
 
@@ -25,6 +28,7 @@ __all__ = [
     "tenant_deactivated",
     "tenant_deleted",
     "tenant_migrated",
+    "tenant_state_changed",
 ]
 
 

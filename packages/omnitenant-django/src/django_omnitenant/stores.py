@@ -23,7 +23,7 @@ from django.core.cache import caches
 from django.db import transaction
 
 from django_omnitenant.conf import AppSettings, app_settings, backend_settings
-from django_omnitenant.constants import TenantStatus
+from django_omnitenant.lifecycle import KNOWN_STATES
 from django_omnitenant.utils import get_domain_model, get_tenant_model
 from omnitenant_context import Tenant, TenantContext
 from omnitenant_resolvers import CachedTenantStore
@@ -38,14 +38,25 @@ __all__ = [
 VERSION_KEY: Final = "omnitenant:tenant-lookup-version"
 
 
+# Tenants the store finds: those a request gets a state-specific answer for (the
+# middleware serves only active ones). Marked and failed tenants are unknown.
+_FOUND_STATES: Final = sorted(KNOWN_STATES)
+
+
 class ModelTenantStore:
-    """Reads active tenants through the ORM, always from the master database."""
+    """Reads tenants through the ORM, always from the master database.
+
+    It finds tenants that are active, in maintenance, provisioning or suspended, so the
+    middleware can answer for their state (503, 403); callers that may only use active
+    tenants check ``status`` (the Celery integration does). Tenants marked for deletion
+    or failed are ``None``, like unknown ones.
+    """
 
     def get_by_id(self, tenant_id: str) -> Tenant | None:
         with TenantContext.use_master_db():
             return (
                 get_tenant_model()
-                .objects.filter(tenant_id=tenant_id, status=TenantStatus.ACTIVE)
+                .objects.filter(tenant_id=tenant_id, status__in=_FOUND_STATES)
                 .first()
             )
 
@@ -54,7 +65,7 @@ class ModelTenantStore:
             record = (
                 get_domain_model()
                 .objects.select_related("tenant")
-                .filter(domain=domain, tenant__status=TenantStatus.ACTIVE)
+                .filter(domain=domain, tenant__status__in=_FOUND_STATES)
                 .first()
             )
         return None if record is None else record.tenant

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from customers.models import Domain, Tenant
+from customers.models import Tenant
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -10,6 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from notes.models import Note
 
+from django_omnitenant import provisioning
 from django_omnitenant.tenant_context import TenantContext
 from django_omnitenant.utils import get_tenant_backend
 
@@ -28,12 +29,11 @@ class Command(BaseCommand):
         for tenant_id, (name, notes) in DEMO_TENANTS.items():
             tenant = Tenant.objects.filter(tenant_id=tenant_id).first()
             if tenant is None:
-                tenant = Tenant.objects.create(
-                    tenant_id=tenant_id, name=name, isolation_type=isolation
-                )
-                get_tenant_backend(tenant).create(run_migrations=True)
-                Domain.objects.create(
-                    tenant=tenant, domain=f"{tenant_id}.localhost", is_primary=True
+                tenant = provisioning.create_tenant(
+                    tenant_id,
+                    name=name,
+                    isolation_type=isolation,
+                    domains=[f"{tenant_id}.localhost"],
                 )
                 with TenantContext.use_tenant(tenant):
                     Note.objects.bulk_create(Note(text=text) for text in notes)

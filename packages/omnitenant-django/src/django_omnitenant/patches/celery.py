@@ -43,6 +43,9 @@ except ImportError as exc:  # the distribution, or celery itself, is missing
 
 from celery import Celery
 
+from django_omnitenant import provisioning
+from django_omnitenant.constants import TenantStatus
+from django_omnitenant.lifecycle import status_of
 from django_omnitenant.stores import get_tenant_store
 from django_omnitenant.utils import get_tenant_model
 from omnitenant_celery import (
@@ -81,18 +84,26 @@ __all__ = [
 
 
 class DjangoTenantStore:
-    """The process-wide cached ORM store, looked up on every call.
+    """The process-wide cached ORM store, looked up on every call; active tenants only.
 
     ``get_tenant_store()`` is rebuilt when the omnitenant settings change; asking for
     it per lookup (a global read) keeps a store handed to Celery at start-up current,
-    and needs no database or app registry when the Celery app module is imported.
+    and needs no database or app registry when the Celery app module is imported. A
+    tenant in any other lifecycle state (provisioning, suspended, maintenance, marked
+    for deletion, failed) is ``None``: its tasks are refused.
     """
 
     def get_by_id(self, tenant_id: str) -> Tenant | None:
-        return get_tenant_store().get_by_id(tenant_id)
+        return _active(get_tenant_store().get_by_id(tenant_id))
 
     def get_by_domain(self, domain: str) -> Tenant | None:
-        return get_tenant_store().get_by_domain(domain)
+        return _active(get_tenant_store().get_by_domain(domain))
+
+
+def _active(tenant: Tenant | None) -> Tenant | None:
+    if tenant is None or status_of(tenant) != TenantStatus.ACTIVE:
+        return None
+    return tenant
 
 
 def active_tenant_ids() -> list[str]:
@@ -112,7 +123,10 @@ def install(app: Celery) -> None:
     :func:`omnitenant_celery.install` with the cached ORM tenant store (a warm lookup
     costs no query; deleting or suspending a tenant reaches every worker through the
     shared cache version, see :mod:`django_omnitenant.stores`) and
-    :func:`active_tenant_ids` as the source of the fan-out. Undo it with
-    :func:`uninstall`.
+    :func:`active_tenant_ids` as the source of the fan-out, and the task of background
+    provisioning (:data:`django_omnitenant.provisioning.PROVISION_TASK_NAME`). Undo it
+    with :func:`uninstall`.
     """
     omnitenant_celery.install(app, DjangoTenantStore(), tenant_ids=active_tenant_ids)
+    # The task that finishes background provisioning (createtenant --background).
+    provisioning.register_celery_app(app)

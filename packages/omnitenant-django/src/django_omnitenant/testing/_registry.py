@@ -14,14 +14,18 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.db import connections, transaction
 
-from django_omnitenant.utils import get_domain_model, get_tenant_backend, get_tenant_model
+from django_omnitenant import provisioning
+from django_omnitenant.utils import get_tenant_model
 from omnitenant_backends.conf import backend_settings
 from omnitenant_backends.database import tenant_database_alias
 from omnitenant_context import IsolationType, OmnitenantError, Tenant, TenantContext
+
+if TYPE_CHECKING:
+    from django_omnitenant.models import BaseTenant
 
 __all__ = [
     "REUSE_ENVIRONMENT_VARIABLE",
@@ -83,9 +87,9 @@ class _Request:
 class TenantRegistry:
     """Creates test tenants on first request and hands out the same one afterwards.
 
-    Each tenant is created through the public path (``Tenant.objects.create`` and the
-    backend's ``create(run_migrations=True)``, which clones schema tenants from the
-    migrated template), gets a primary domain, and is remembered by its id. Asking again
+    Each tenant is created through the public path
+    (:func:`django_omnitenant.provisioning.create_tenant`, which clones schema tenants
+    from the migrated template), with a primary domain, and is remembered by its id. Asking again
     for the same id with different options is an error rather than a silent mismatch.
     :meth:`close` drops every tenant made here: its storage, its row and its domains.
 
@@ -190,29 +194,24 @@ class TenantRegistry:
                     "by this test run (left over from an aborted run with --reuse-db?); "
                     "delete it or run with --create-db."
                 )
-            tenant = tenant_model._default_manager.create(
-                tenant_id=tenant_id,
+            # All or nothing: on failure nothing of the tenant is left.
+            tenant = provisioning.create_tenant(
+                tenant_id,
                 name=request.name,
                 isolation_type=request.isolation_type,
+                domains=[request.domain],
                 **dict(request.fields),
             )
-            # On failure the backend removes what it made and the tenant's row.
-            get_tenant_backend(tenant).create(run_migrations=True)
-            try:
-                get_domain_model()._default_manager.create(
-                    tenant_id=tenant.pk, domain=request.domain, is_primary=True
-                )
-            except Exception:
-                self._drop(tenant)
-                raise
         logger.info("created test tenant %s", tenant_id)
         return tenant
 
     def _drop(self, tenant: Tenant) -> None:
         with self._database_access(), TenantContext.use_master_db():
-            get_tenant_backend(tenant).delete(drop_data=True)
-            # The domains go with the row (ForeignKey cascade).
-            get_tenant_model()._default_manager.filter(tenant_id=tenant.tenant_id).delete()
+            # The registry's own tenants, whatever their state: no mark needed.
+            provisioning.purge_tenant(
+                cast("BaseTenant", tenant),
+                require_mark=False,
+            )
         logger.info("dropped test tenant %s", tenant.tenant_id)
 
 

@@ -8,11 +8,10 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import transaction
 
-from django_omnitenant.utils import get_domain_model, get_tenant_backend, get_tenant_model
+from django_omnitenant import provisioning
+from django_omnitenant.utils import get_domain_model, get_tenant_model
 from django_omnitenant.validators import validate_tenant_id
-from omnitenant_backends.conf import backend_settings
 from omnitenant_context import InvalidHost, IsolationType, OmnitenantError, TenantContext
 from omnitenant_resolvers import normalize_host
 
@@ -76,6 +75,12 @@ class Command(BaseCommand):
             help="Create the storage without running migrations.",
         )
         parser.add_argument(
+            "--background",
+            action="store_true",
+            help="Save the tenant as 'provisioning' and return at once; a Celery worker "
+            "makes its storage and moves it to 'active' (or 'failed', with the error).",
+        )
+        parser.add_argument(
             "--noinput",
             "--no-input",
             action="store_false",
@@ -107,36 +112,58 @@ class Command(BaseCommand):
             if isolation == IsolationType.DATABASE
             else {}
         )
-        tenant = tenant_model(
-            tenant_id=tenant_id,
-            name=name,
-            isolation_type=isolation,
-            schema_name=options["schema_name"] or "",
-            database_config=database_config,
+        fields: dict[str, Any] = {
+            "schema_name": options["schema_name"] or "",
+            "database_config": database_config,
+        }
+        tenant = self._create(
+            tenant_id,
+            name,
+            isolation,
+            domains,
+            fields,
+            run_migrations=not options["no_migrate"],
+            background=options["background"],
         )
-        self._create(tenant, domains, run_migrations=not options["no_migrate"])
         where = (
             f"schema {tenant.schema_name!r}"
             if isolation == IsolationType.SCHEMA
             else f"database alias {tenant.database_alias!r}"
         )
         listed = ", ".join(domains) if domains else "no domains"
+        if options["background"]:
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Queued tenant {tenant_id!r} ({where}; {listed}): it is provisioning; "
+                    "a Celery worker makes its storage (showtenants shows when it is active)."
+                )
+            )
+            return
         self.stdout.write(self.style.SUCCESS(f"Created tenant {tenant_id!r} ({where}; {listed})."))
 
     # -- steps ------------------------------------------------------------------------
 
-    def _create(self, tenant: Any, domains: list[str], *, run_migrations: bool) -> None:
-        master = backend_settings().master_database
-        domain_model = get_domain_model()
+    def _create(
+        self,
+        tenant_id: str,
+        name: str,
+        isolation: str,
+        domains: list[str],
+        fields: dict[str, Any],
+        *,
+        run_migrations: bool,
+        background: bool,
+    ) -> Any:
         try:
-            # The row and the domains commit only if the storage was provisioned; the
-            # backend removes its own storage when provisioning fails.
-            with TenantContext.use_master_db(), transaction.atomic(using=master):
-                tenant.full_clean(exclude=["database_config"])
-                tenant.save()
-                for index, host in enumerate(domains):
-                    domain_model.objects.create(tenant=tenant, domain=host, is_primary=index == 0)
-                get_tenant_backend(tenant).create(run_migrations=run_migrations)
+            return provisioning.create_tenant(
+                tenant_id,
+                name=name,
+                isolation_type=isolation,
+                domains=domains,
+                run_migrations=run_migrations,
+                background=background,
+                **fields,
+            )
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from exc
         except OmnitenantError as exc:

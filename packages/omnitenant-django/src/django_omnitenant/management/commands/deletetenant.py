@@ -4,7 +4,7 @@
    its data stays untouched.
 2. ``deletetenant --tenant acme --restore`` makes it active again, or
    ``deletetenant --tenant acme --purge`` drops its schema or database and its row. Only
-   a tenant marked before can be purged, and the purge asks to type the tenant id again
+   a tenant marked before (or one whose provisioning failed) can be purged, and the purge asks to type the tenant id again
    unless ``--noinput`` is given.
 """
 
@@ -14,11 +14,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from django_omnitenant.constants import TenantStatus
+from django_omnitenant import provisioning
 from django_omnitenant.management._common import add_tenant_argument, get_tenant_or_fail
-from django_omnitenant.utils import get_tenant_backend
-from omnitenant_backends import clear_tenant_cache
-from omnitenant_context import OmnitenantError, TenantContext
+from omnitenant_context import OmnitenantError
 
 
 class Command(BaseCommand):
@@ -49,33 +47,25 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         tenant = get_tenant_or_fail(options["tenant"])
-        marked = tenant.status == TenantStatus.MARKED_FOR_DELETION
-        with TenantContext.use_master_db():
+        try:
             if options["restore"]:
-                if not marked:
-                    raise CommandError(f"Tenant {tenant.tenant_id!r} is not marked for deletion.")
-                tenant.status = TenantStatus.ACTIVE
-                tenant.save(update_fields=["status", "updated_at"])
+                provisioning.restore(tenant)
                 self.stdout.write(self.style.SUCCESS(f"Restored tenant {tenant.tenant_id!r}."))
             elif options["purge"]:
-                self._purge(tenant, marked=marked, interactive=options["interactive"])
+                self._purge(tenant, interactive=options["interactive"])
             else:
-                if marked:
-                    raise CommandError(
-                        f"Tenant {tenant.tenant_id!r} is marked for deletion already; "
-                        "--purge drops it, --restore brings it back."
-                    )
-                tenant.status = TenantStatus.MARKED_FOR_DELETION
-                tenant.save(update_fields=["status", "updated_at"])
+                provisioning.mark_for_deletion(tenant)
                 self.stdout.write(
                     self.style.SUCCESS(
                         f"Marked tenant {tenant.tenant_id!r} for deletion: it is no longer "
                         "served; its data is kept until --purge."
                     )
                 )
+        except provisioning.TransitionError as exc:
+            raise CommandError(str(exc)) from exc
 
-    def _purge(self, tenant: Any, *, marked: bool, interactive: bool) -> None:
-        if not marked:
+    def _purge(self, tenant: Any, *, interactive: bool) -> None:
+        if tenant.status not in provisioning.PURGEABLE:
             raise CommandError(
                 f"Tenant {tenant.tenant_id!r} is {tenant.status}: mark it for deletion first "
                 f"(deletetenant --tenant {tenant.tenant_id})."
@@ -88,16 +78,13 @@ class Command(BaseCommand):
             if answer.strip() != tenant.tenant_id:
                 raise CommandError("Purge cancelled: the confirmation did not match.")
         try:
-            get_tenant_backend(tenant).delete(drop_data=True)
-        except OmnitenantError as exc:
-            raise CommandError(f"Dropping the data failed, the tenant row is kept: {exc}") from exc
-        tenant.delete()
-        # A tenant created later under the same id must not find this one's cache.
-        try:
-            clear_tenant_cache(tenant)
+            provisioning.purge_tenant(tenant)
+        except provisioning.TransitionError:
+            raise
         except OmnitenantError as exc:
             raise CommandError(
-                f"Tenant {tenant.tenant_id!r} was purged, but clearing its cache failed: {exc}"
+                f"Purging tenant {tenant.tenant_id!r} failed: {exc} (if its data was not "
+                "dropped, its row is kept: run the purge again)."
             ) from exc
         self.stdout.write(
             self.style.SUCCESS(f"Purged tenant {tenant.tenant_id!r}: data and row deleted.")
