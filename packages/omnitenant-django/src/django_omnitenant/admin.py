@@ -28,7 +28,7 @@
 from __future__ import annotations
 
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib import admin, messages
 from django.db.models import Model, QuerySet
@@ -154,7 +154,11 @@ class TenantAdmin(TenantRestrictAdminMixin, _ModelAdmin):
             # The provisioning module's transaction instead of the admin's own: storage
             # outside the master (a tenant database) is removed if it does not commit.
             with provisioning.creating():
-                return self._changeform_view(request, object_id, form_url, extra_context)
+                # ModelAdmin.changeform_view is exactly this call inside atomic().
+                response = self._changeform_view(  # type: ignore[attr-defined]  # Django's undocumented body of changeform_view
+                    request, object_id, form_url, extra_context
+                )
+            return cast("HttpResponse", response)
         return super().changeform_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:

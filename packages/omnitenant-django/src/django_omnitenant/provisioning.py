@@ -250,7 +250,7 @@ def _save_new(tenant: BaseTenant, domains: Sequence[str], status: str) -> None:
         raise
     domain_model = get_domain_model()
     for index, host in enumerate(domains):
-        domain = domain_model(tenant=tenant, domain=host, is_primary=index == 0)
+        domain = domain_model(tenant_id=tenant.pk, domain=host, is_primary=index == 0)
         domain.full_clean(exclude=["tenant"])
         domain.save()
 
@@ -302,8 +302,7 @@ def provisioning_celery_app() -> Any:
             return import_string(path)
         except ImportError as exc:
             raise OmnitenantConfigurationError(
-                f"OMNITENANT_CONFIG['PROVISIONING_CELERY_APP'] = {path!r} cannot be "
-                f"imported: {exc}"
+                f"OMNITENANT_CONFIG['PROVISIONING_CELERY_APP'] = {path!r} cannot be imported: {exc}"
             ) from exc
     if _installed_apps:
         return _installed_apps[-1]
@@ -422,8 +421,7 @@ def mark_for_deletion(tenant: _T) -> _T:
     """First step of deleting: no longer served, data kept until :func:`purge_tenant`."""
     if tenant.status == TenantStatus.MARKED_FOR_DELETION:
         raise TransitionError(
-            f"Tenant {tenant.tenant_id!r} is marked for deletion already; purge it or "
-            "restore it."
+            f"Tenant {tenant.tenant_id!r} is marked for deletion already; purge it or restore it."
         )
     return set_state(tenant, TenantStatus.MARKED_FOR_DELETION)
 

@@ -63,12 +63,11 @@ class ModelTenantStore:
     def get_by_domain(self, domain: str) -> Tenant | None:
         with TenantContext.use_master_db():
             record = (
-                get_domain_model()
-                .objects.select_related("tenant")
-                .filter(domain=domain, tenant__status__in=_FOUND_STATES)
-                .first()
+                get_domain_model().objects.select_related("tenant").filter(domain=domain).first()
             )
-        return None if record is None else record.tenant
+        if record is None or record.tenant.status not in KNOWN_STATES:
+            return None
+        return record.tenant
 
 
 class CacheVersionSource:

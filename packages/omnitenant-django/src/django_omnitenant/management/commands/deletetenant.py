@@ -4,8 +4,8 @@
    its data stays untouched.
 2. ``deletetenant --tenant acme --restore`` makes it active again, or
    ``deletetenant --tenant acme --purge`` drops its schema or database and its row. Only
-   a tenant marked before (or one whose provisioning failed) can be purged, and the purge asks to type the tenant id again
-   unless ``--noinput`` is given.
+   a tenant marked before (or one whose provisioning failed) can be purged, and the
+   purge asks to type the tenant id again unless ``--noinput`` is given.
 """
 
 from __future__ import annotations
