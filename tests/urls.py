@@ -27,6 +27,12 @@ def notes(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"notes": sorted(Note.objects.values_list("text", flat=True))})
 
 
+def add_note(request: HttpRequest) -> JsonResponse:
+    """Writes on any method (also GET), to show the database refusing it in maintenance."""
+    Note.objects.create(text=request.GET.get("text", "added"))
+    return JsonResponse({"added": True})
+
+
 def boom(request: HttpRequest) -> HttpResponse:
     raise RuntimeError("the view failed")
 
@@ -44,6 +50,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("whoami/", whoami),
     path("notes/", notes),
+    path("notes/add/", add_note),
     path("boom/", boom),
     path("stream/", stream),
 ]

@@ -12,7 +12,7 @@ too.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from typing import Any, Final
 
@@ -132,20 +132,25 @@ def is_read_only_violation(exc: BaseException) -> bool:
     return "attempt to write a readonly database" in str(cause)
 
 
+_USABLE: Final = frozenset({TenantStatus.ACTIVE, TenantStatus.MAINTENANCE})
+
+
 @contextmanager
-def use_tenant(tenant: Tenant, *, allow_maintenance: bool = True) -> Iterator[None]:
-    """Enter ``tenant`` if its state allows it; read-only while it is in maintenance.
+def use_tenant(tenant: Tenant, *, states: Collection[str] = _USABLE) -> Iterator[None]:
+    """Enter ``tenant`` if its state is one of ``states``; read-only in maintenance.
+
+    By default active tenants and tenants in maintenance are entered; an operator's
+    command may pass more states (suspended, marked for deletion) explicitly.
 
     Raises:
-        TenantInactive: The tenant is neither active nor (when allowed) in maintenance.
+        TenantInactive: The tenant's state is not one of ``states``.
     """
     status = status_of(tenant)
-    if status == TenantStatus.ACTIVE:
-        with TenantContext.use_tenant(tenant):
-            yield
-        return
-    if status == TenantStatus.MAINTENANCE and allow_maintenance:
+    if status not in states:
+        raise TenantInactive(f"Tenant {tenant.tenant_id!r} is {status}, not active.")
+    if status == TenantStatus.MAINTENANCE:
         with TenantContext.use_tenant(tenant), read_only(tenant):
             yield
         return
-    raise TenantInactive(f"Tenant {tenant.tenant_id!r} is {status}, not active.")
+    with TenantContext.use_tenant(tenant):
+        yield

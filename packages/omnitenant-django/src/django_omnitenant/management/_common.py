@@ -15,7 +15,9 @@ if TYPE_CHECKING:
     from django_omnitenant.models import BaseTenant
 
 __all__ = [
+    "add_state_argument",
     "add_tenant_argument",
+    "chosen_states",
     "get_tenant_or_fail",
     "is_master_name",
     "select_tenants",
@@ -77,3 +79,27 @@ def select_tenants(
         if statuses is not None:
             queryset = queryset.filter(status__in=list(statuses))
         return [tenant for tenant in queryset if tenant.tenant_id not in excluded]
+
+
+def add_state_argument(parser: CommandParser, default: Iterable[str], *, verb: str) -> None:
+    """Add ``--include-state STATE`` (repeatable): states touched besides ``default``."""
+    from django_omnitenant.constants import TenantStatus  # noqa: PLC0415 - needs Django set up
+
+    parser.add_argument(
+        "--include-state",
+        action="append",
+        default=[],
+        choices=TenantStatus.values,
+        metavar="STATE",
+        help=f"Also {verb} tenants in this lifecycle state; repeatable. By default only: "
+        f"{', '.join(default)}. States: {', '.join(TenantStatus.values)}.",
+    )
+
+
+def chosen_states(default: Iterable[str], options: dict[str, Any]) -> list[str]:
+    """The states a fleet command touches: its default ones plus ``--include-state``."""
+    states = list(default)
+    for state in options["include_state"]:
+        if state not in states:
+            states.append(state)
+    return states

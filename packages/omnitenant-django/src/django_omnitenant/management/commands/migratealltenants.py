@@ -9,7 +9,10 @@ one fails.
    it migrates (a PostgreSQL advisory lock, or a file lock when the master database is
    not PostgreSQL): a second run at the same time reports the tenant as locked instead of
    migrating it twice.
-4. A failing tenant is reported and the others go on. The summary counts every outcome
+4. Only tenants in the states of ``MIGRATED_STATES`` (every state with storage: not
+   ``provisioning`` or ``failed``) unless ``--include-state`` adds more; the first line
+   of output names them.
+5. A failing tenant is reported and the others go on. The summary counts every outcome
    and lists the failures; the exit status is non-zero when any tenant failed or was
    locked.
 """
@@ -32,7 +35,12 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connections
 
-from django_omnitenant.management._common import select_tenants
+from django_omnitenant.constants import TenantStatus
+from django_omnitenant.management._common import (
+    add_state_argument,
+    chosen_states,
+    select_tenants,
+)
 from django_omnitenant.signals import tenant_migrated
 from django_omnitenant.utils import get_tenant_backend, get_tenant_model
 from omnitenant_backends import cloning_template, migrate_schema_template, tenant_database_alias
@@ -43,6 +51,16 @@ from omnitenant_backends.fleet import (
     required_tenant_migrations,
 )
 from omnitenant_context import IsolationType, TenantContext
+
+# Every tenant whose storage exists: a suspended, marked or in-maintenance tenant that is
+# served again must be at the current schema. Provisioning and failed tenants are left
+# out (their storage is being made, or was removed); --include-state adds them.
+MIGRATED_STATES = (
+    TenantStatus.ACTIVE.value,
+    TenantStatus.SUSPENDED.value,
+    TenantStatus.MAINTENANCE.value,
+    TenantStatus.MARKED_FOR_DELETION.value,
+)
 
 UP_TO_DATE = "up to date"
 MIGRATED = "migrated"
@@ -75,6 +93,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--exclude", action="append", default=[], help="Skip this tenant; repeatable."
         )
+        add_state_argument(parser, MIGRATED_STATES, verb="migrate")
         parser.add_argument(
             "--no-skip",
             action="store_true",
@@ -96,7 +115,9 @@ class Command(BaseCommand):
         if jobs < 1:
             raise CommandError("--jobs must be at least 1.")
         started = time.monotonic()
-        tenants = select_tenants(options["tenant"], options["exclude"])
+        states = chosen_states(MIGRATED_STATES, options)
+        tenants = select_tenants(options["tenant"], options["exclude"], statuses=states)
+        self.stdout.write(f"Tenants in state: {', '.join(states)}.")
         if not tenants:
             self.stdout.write("No tenants to migrate.")
             return

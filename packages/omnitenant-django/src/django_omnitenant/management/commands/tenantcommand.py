@@ -1,7 +1,9 @@
 """``manage.py tenantcommand (--tenant ID ... | --all-tenants) COMMAND [ARGS]``.
 
 Runs any management command inside one tenant, several, or every active tenant, one
-after the other. The tenant options come before the command name; everything after the
+after the other (``--include-state maintenance`` and the like add tenants in other
+lifecycle states; a tenant in maintenance is entered read-only, enforced by the
+database). The tenant options come before the command name; everything after the
 name belongs to the command (``tenantcommand --tenant acme migrate --plan``).
 
 A failing tenant does not stop the others; the exit status is non-zero when any failed,
@@ -16,9 +18,26 @@ from typing import Any
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from django_omnitenant import lifecycle
 from django_omnitenant.constants import TenantStatus
-from django_omnitenant.management._common import select_tenants
-from omnitenant_context import TenantContext
+from django_omnitenant.management._common import (
+    add_state_argument,
+    chosen_states,
+    select_tenants,
+)
+
+# --all-tenants: only active tenants unless --include-state adds others.
+_DEFAULT_STATES = (TenantStatus.ACTIVE.value,)
+# Tenants with storage a command can run in (a tenant named with --tenant may be in any
+# of these); provisioning and failed tenants have none, or none complete.
+_ENTERABLE = frozenset(
+    {
+        TenantStatus.ACTIVE,
+        TenantStatus.MAINTENANCE,
+        TenantStatus.SUSPENDED,
+        TenantStatus.MARKED_FOR_DELETION,
+    }
+)
 
 
 class Command(BaseCommand):
@@ -39,27 +58,34 @@ class Command(BaseCommand):
             "--tenant", action="append", default=[], help="A tenant to run in; repeatable."
         )
         parser.add_argument(
-            "--all-tenants", action="store_true", help="Run in every active tenant."
+            "--all-tenants",
+            action="store_true",
+            help="Run in every active tenant (see --include-state).",
         )
         parser.add_argument(
             "--exclude", action="append", default=[], help="A tenant to skip; repeatable."
         )
+        add_state_argument(parser, _DEFAULT_STATES, verb="run in")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if bool(options["tenant"]) == bool(options["all_tenants"]):
             raise CommandError("Give either --tenant (one or more) or --all-tenants.")
         if options["command_name"] == "tenantcommand":
             raise CommandError("tenantcommand cannot run itself.")
+        states = chosen_states(_DEFAULT_STATES, options)
         tenants = select_tenants(
             options["tenant"],
             options["exclude"],
-            statuses=[TenantStatus.ACTIVE] if options["all_tenants"] else None,
+            statuses=states if options["all_tenants"] else None,
         )
+        if options["all_tenants"]:
+            self.stdout.write(f"Tenants in state: {', '.join(states)}.")
         failed: list[str] = []
         for tenant in tenants:
             self.stdout.write(f"== {tenant.tenant_id}")
             try:
-                with TenantContext.use_tenant(tenant):
+                # Read-only (enforced by the database) for a tenant in maintenance.
+                with lifecycle.use_tenant(tenant, states=_ENTERABLE):
                     call_command(
                         options["command_name"],
                         *options["command_args"],
