@@ -7,6 +7,7 @@ left behind by one task would be seen by the next.
 
 from __future__ import annotations
 
+import io
 import time
 import uuid
 from collections.abc import Callable
@@ -17,10 +18,14 @@ from celery import chain, chord, group
 from celery.result import AsyncResult
 from django.conf import settings
 from django.core.cache import caches
+from django.core.management import call_command
 from django.db import connections
+from django.test import Client
 
+from django_omnitenant import provisioning
 from django_omnitenant.constants import TenantStatus
 from django_omnitenant.patches.celery import active_tenant_ids
+from omnitenant_backends.schema import schema_exists
 from omnitenant_celery import (
     FAN_OUT_TASK,
     TENANT_HEADER,
@@ -43,6 +48,7 @@ from tests.celery.tasks import (
     write_note,
 )
 from tests.tenantapp.models import Note
+from tests.testapp.models import Tenant
 
 pytestmark = [
     pytest.mark.postgres,
@@ -175,7 +181,10 @@ def test_the_next_task_on_the_same_worker_does_not_inherit_the_tenant(
     assert outcome(plain_whoami.delay()) == {"tenant": None, "pid": live_worker.pid}
 
 
-@pytest.mark.parametrize("change", ["deleted", "suspended"])
+@pytest.mark.parametrize(
+    "change",
+    ["deleted", "suspended", "maintenance", "provisioning", "marked_for_deletion", "failed"],
+)
 def test_a_queued_task_of_a_tenant_that_went_away_is_refused(
     change: str, tenant_factory: Any, live_worker: LiveWorker
 ) -> None:
@@ -191,7 +200,9 @@ def test_a_queued_task_of_a_tenant_that_went_away_is_refused(
     if change == "deleted":
         tenant_rows.delete()  # the row only: the schema stays, so a stray write would show
     else:
-        tenant_rows.update(status=TenantStatus.SUSPENDED)
+        # Set as the provisioning module would leave it (not every state is reachable
+        # from active in one move).
+        tenant_rows.update(status=change)
     caches["shared"].set(key, "go", timeout=60)
     assert outcome(blocker) is None
 
@@ -241,3 +252,73 @@ def test_for_each_tenant_sends_one_task_per_tenant(tenant_factory: Any) -> None:
     tenant_factory("cel_b")
     results = for_each_tenant(whoami, ["cel_a", "cel_b", "cel_a"], jitter=1.0)
     assert [outcome(result)["tenant"] for result in results] == ["cel_a", "cel_b"]
+
+
+# -- background provisioning ------------------------------------------------------------
+
+
+def test_createtenant_background_returns_at_once_and_the_worker_finishes(
+    live_db: None, live_worker: LiveWorker
+) -> None:
+    key = f"omnitenant-tests-release-{uuid.uuid4().hex}"
+    blocker = hold.delay(key, TIMEOUT)  # the solo worker is busy: provisioning must wait
+    try:
+        out = io.StringIO()
+        call_command(
+            "createtenant", "--tenant-id=cel_bg", "--domain=cel-bg.example.test",
+            "--background", "--noinput", stdout=out,
+        )  # fmt: skip
+        assert "it is provisioning" in out.getvalue()
+        tenant = Tenant.objects.get(tenant_id="cel_bg")
+        assert tenant.status == TenantStatus.PROVISIONING
+        assert not schema_exists("cel_bg")
+        waiting = Client().get("/whoami/", HTTP_HOST="cel-bg.example.test")
+        assert waiting.status_code == 503
+        assert waiting["Retry-After"]
+        caches["shared"].set(key, "go", timeout=60)
+        assert outcome(blocker) is None
+        wait_until(
+            lambda: Tenant.objects.get(tenant_id="cel_bg").status == TenantStatus.ACTIVE,
+            "the worker made the tenant active",
+        )
+        assert schema_exists("cel_bg")
+        served = Client().get("/whoami/", HTTP_HOST="cel-bg.example.test")
+        assert served.json()["tenant"] == "cel_bg"
+    finally:
+        caches["shared"].set(key, "go", timeout=60)
+        for leftover in Tenant.objects.filter(tenant_id="cel_bg"):
+            provisioning.purge_tenant(leftover, require_mark=False)
+
+
+def test_a_failed_background_provisioning_is_recorded_and_leaves_no_storage(
+    live_db: None, live_worker: LiveWorker
+) -> None:
+    master = connections["default"].settings_dict
+    # Nothing listens on port 1: CREATE DATABASE fails in the worker.
+    config = {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": f"{master['NAME']}_cel_bg_bad",
+        "HOST": master["HOST"],
+        "USER": master["USER"],
+        "PORT": 1,
+    }
+    try:
+        tenant = provisioning.create_tenant(
+            "cel_bg_bad", isolation_type="database", database_config=config, background=True
+        )
+        assert tenant.status == TenantStatus.PROVISIONING
+        wait_until(
+            lambda: Tenant.objects.get(tenant_id="cel_bg_bad").status == TenantStatus.FAILED,
+            "the worker recorded the failure",
+        )
+        failed = Tenant.objects.get(tenant_id="cel_bg_bad")
+        assert "Creating tenant 'cel_bg_bad' failed" in failed.status_detail
+        with connections["default"].cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [config["NAME"]])
+            assert cursor.fetchone() is None
+        # A failed tenant can be purged at once (it has no storage to lose).
+        provisioning.purge_tenant(failed)
+        assert not Tenant.objects.filter(tenant_id="cel_bg_bad").exists()
+    finally:
+        for leftover in Tenant.objects.filter(tenant_id="cel_bg_bad"):
+            provisioning.purge_tenant(leftover, require_mark=False)

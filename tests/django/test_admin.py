@@ -130,3 +130,40 @@ def test_invalid_tenant_id_in_the_admin_form_creates_nothing(master_admin: Clien
     assert response.status_code == 200
     assert b"lower-case letters" in response.content
     assert not Tenant.objects.filter(name="Bad").exists()
+
+
+def test_deleting_in_the_admin_marks_first_and_purges_a_marked_tenant(
+    master_admin: Client, tenant_factory: Any
+) -> None:
+    tenant = tenant_factory("adm_del")
+    url = f"/admin/testapp/tenant/{tenant.pk}/delete/"
+    first = master_admin.post(url, {"post": "yes"}, HTTP_HOST=MASTER)
+    assert first.status_code == 302
+    marked = Tenant.objects.get(pk=tenant.pk)
+    assert marked.status == "marked_for_deletion"
+    assert schema_exists("adm_del")  # data kept, as deletetenant does
+    second = master_admin.post(url, {"post": "yes"}, HTTP_HOST=MASTER)
+    assert second.status_code == 302
+    assert not Tenant.objects.filter(pk=tenant.pk).exists()
+    assert not schema_exists("adm_del")
+
+
+def test_admin_actions_move_tenants_through_their_states(
+    master_admin: Client, tenant_factory: Any
+) -> None:
+    tenant = tenant_factory("adm_act")
+    changelist = "/admin/testapp/tenant/"
+
+    def act(action: str) -> str:
+        master_admin.post(
+            changelist,
+            {"action": action, "_selected_action": [str(tenant.pk)]},
+            HTTP_HOST=MASTER,
+        )
+        return Tenant.objects.get(pk=tenant.pk).status
+
+    assert act("suspend_tenants") == "suspended"
+    assert act("start_maintenance") == "suspended"  # not allowed from suspended
+    assert act("activate_tenants") == "active"
+    assert act("start_maintenance") == "maintenance"
+    assert act("end_maintenance") == "active"

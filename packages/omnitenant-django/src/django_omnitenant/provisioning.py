@@ -350,7 +350,7 @@ def finish_provisioning(tenant_id: str, *, run_migrations: bool = True) -> BaseT
     except TransitionError:
         raise
     except Exception as exc:
-        detail = f"{type(exc).__name__}: {exc}"
+        detail = " ".join([f"{type(exc).__name__}: {exc}", *getattr(exc, "__notes__", ())])
         tenant.status = TenantStatus.PROVISIONING
         set_state(tenant, TenantStatus.FAILED, detail=detail)
         raise ProvisioningError(f"Provisioning tenant {tenant_id!r} failed: {detail}") from exc
@@ -448,8 +448,11 @@ def purge_tenant(tenant: BaseTenant, *, require_mark: bool = True) -> None:
             f"Tenant {tenant.tenant_id!r} is {tenant.status}: mark it for deletion first "
             f"(deletetenant --tenant {tenant.tenant_id})."
         )
-    backend: TenantBackend = get_tenant_backend(tenant)
-    backend.delete(drop_data=True)
+    if tenant.status != TenantStatus.FAILED:
+        # A failed provisioning removed its storage already (or says in status_detail
+        # what it could not remove); its server may not even be reachable.
+        backend: TenantBackend = get_tenant_backend(tenant)
+        backend.delete(drop_data=True)
     master = backend_settings().master_database
     with TenantContext.use_master_db(), transaction.atomic(using=master):
         # The domains go with the row (ForeignKey cascade).
