@@ -25,6 +25,7 @@ from omnitenant_backends._base import BaseTenantBackend
 from omnitenant_backends._clone import clone_schema, cloning_template, prepare_schema_template
 from omnitenant_backends._scope import exclusive_schema
 from omnitenant_backends.conf import OmnitenantConfigurationError, backend_settings
+from omnitenant_backends.pool import POOL_PREFIX, claim_pool_schema
 from omnitenant_context import IsolationType, Tenant, TenantContext, check_identifier
 
 __all__ = ["SchemaTenantBackend", "is_shared_schema", "schema_exists", "tenant_schema_names"]
@@ -33,12 +34,12 @@ _ALWAYS_SHARED = frozenset({"information_schema"})
 
 
 def is_shared_schema(schema_name: str) -> bool:
-    """Tell whether no tenant may own ``schema_name``: the shared schema, the template, or
-    one of PostgreSQL's own (``information_schema``, ``pg_*``)."""
+    """Tell whether no tenant may own ``schema_name``: the shared schema, the template, a
+    warm-pool schema, or one of PostgreSQL's own (``information_schema``, ``pg_*``)."""
     conf = backend_settings()
     return (
         schema_name in _ALWAYS_SHARED
-        or schema_name.startswith("pg_")
+        or schema_name.startswith(("pg_", POOL_PREFIX))
         or schema_name in {conf.public_schema, conf.schema_template}
     )
 
@@ -113,6 +114,13 @@ class SchemaTenantBackend(BaseTenantBackend):
         return transaction.atomic(using=self.alias)
 
     def _provision(self, *, run_migrations: bool) -> None:
+        # A ready schema from the warm pool, renamed in this transaction, if there is one.
+        if run_migrations and claim_pool_schema(self.schema_name, using=self.alias):
+            return
+        self.make_schema(run_migrations=run_migrations)
+
+    def make_schema(self, *, run_migrations: bool) -> None:
+        """Create the schema and clone or migrate it (no pool); inside a transaction."""
         schema = self.schema_name
         alias = self.alias
         template = cloning_template() if run_migrations else None

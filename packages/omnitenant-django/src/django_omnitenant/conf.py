@@ -51,9 +51,7 @@ _HOSTS: Final = "Unknown hosts"
 _LIFECYCLE: Final = "Lifecycle states and provisioning"
 
 _unknown_host: Final[Callable[[object], UnknownHost]] = one_of("not_found", "public")
-_suspended_response: Final[Callable[[object], SuspendedResponse]] = one_of(
-    "forbidden", "not_found"
-)
+_suspended_response: Final[Callable[[object], SuspendedResponse]] = one_of("forbidden", "not_found")
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,6 +49,7 @@ from django_omnitenant.conf import OmnitenantConfigurationError, app_settings, b
 from django_omnitenant.constants import TenantStatus
 from django_omnitenant.utils import get_domain_model, get_tenant_backend, get_tenant_model
 from omnitenant_backends import clear_tenant_cache
+from omnitenant_backends.pool import fill_pool
 from omnitenant_backends.signals import tenant_migrated, tenant_state_changed
 from omnitenant_context import (
     IsolationType,
@@ -62,6 +63,7 @@ if TYPE_CHECKING:
     from django_omnitenant.models import BaseTenant
 
 __all__ = [
+    "FILL_POOL_TASK_NAME",
     "PROVISION_TASK_NAME",
     "TRANSITIONS",
     "TenantExists",
@@ -86,6 +88,8 @@ _T = TypeVar("_T", bound="BaseTenant")
 
 #: The name of the Celery task that finishes a background provisioning.
 PROVISION_TASK_NAME: Final = "omnitenant.provision_tenant"
+#: The name of the Celery task that fills the warm pool (for a beat schedule).
+FILL_POOL_TASK_NAME: Final = "omnitenant.fill_warm_pool"
 
 _S = TenantStatus
 #: The lifecycle moves :func:`set_state` allows, by current state.
@@ -317,9 +321,14 @@ _installed_apps: list[Any] = []
 
 
 def register_celery_app(app: Any) -> None:
-    """Register :data:`PROVISION_TASK_NAME` on ``app`` (done by ``patches.celery.install``)."""
+    """Register :data:`PROVISION_TASK_NAME` and :data:`FILL_POOL_TASK_NAME` on ``app``.
+
+    Done by :func:`django_omnitenant.patches.celery.install`.
+    """
     if PROVISION_TASK_NAME not in app.tasks:
         app.task(name=PROVISION_TASK_NAME, ignore_result=False)(_provision_task)
+    if FILL_POOL_TASK_NAME not in app.tasks:
+        app.task(name=FILL_POOL_TASK_NAME, ignore_result=False)(_fill_pool_task)
     if app not in _installed_apps:
         _installed_apps.append(app)
 
@@ -327,6 +336,11 @@ def register_celery_app(app: Any) -> None:
 def _provision_task(tenant_id: str, run_migrations: bool = True) -> str:
     finish_provisioning(tenant_id, run_migrations=run_migrations)
     return tenant_id
+
+
+def _fill_pool_task() -> int:
+    report = fill_pool()
+    return report.made
 
 
 def finish_provisioning(tenant_id: str, *, run_migrations: bool = True) -> BaseTenant:

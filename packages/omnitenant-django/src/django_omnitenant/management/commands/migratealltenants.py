@@ -12,7 +12,9 @@ one fails.
 4. Only tenants in the states of ``MIGRATED_STATES`` (every state with storage: not
    ``provisioning`` or ``failed``) unless ``--include-state`` adds more; the first line
    of output names them.
-5. A failing tenant is reported and the others go on. The summary counts every outcome
+5. The warm pool (``WARM_POOL_SIZE``) is refilled: pool schemas that lag behind are
+   replaced by fresh ones.
+6. A failing tenant is reported and the others go on. The summary counts every outcome
    and lists the failures; the exit status is non-zero when any tenant failed or was
    locked.
 """
@@ -131,6 +133,7 @@ class Command(BaseCommand):
             outcomes.append(outcome)
             progress.record(outcome)
         progress.close()
+        self._refill_pool()
         self._summary(outcomes, time.monotonic() - started)
 
     # -- steps ------------------------------------------------------------------------
@@ -144,6 +147,21 @@ class Command(BaseCommand):
             migrate_schema_template(fake=options["fake"])
         except Exception as exc:
             raise CommandError(f"Migrating the schema template failed: {exc}") from exc
+
+    def _refill_pool(self) -> None:
+        # The warm pool must be at the same migrations as the tenants: stale pool
+        # schemas are replaced by freshly cloned ones.
+        from omnitenant_backends.pool import fill_pool, pool_size  # noqa: PLC0415
+
+        if pool_size() == 0:
+            return
+        try:
+            report = fill_pool()
+        except Exception as exc:
+            raise CommandError(f"Refilling the warm pool failed: {exc}") from exc
+        self.stdout.write(
+            f"Warm pool: {report.ready + report.made} ready ({report.dropped} stale replaced)."
+        )
 
     def _split_up_to_date(
         self, tenants: list[Any], *, force: bool
