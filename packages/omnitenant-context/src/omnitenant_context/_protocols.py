@@ -77,8 +77,11 @@ class TenantStore(Protocol):
     """Finds tenants without knowing how they are stored.
 
     Resolvers and the Celery worker ask a store; the Django app supplies one backed by
-    the ORM. A store returns only tenants that may be used now: a suspended or deleted
-    tenant is ``None``, exactly like an unknown one.
+    the ORM. A deleted (or retired) tenant is ``None``, exactly like an unknown one. A
+    store may return a tenant that exists but is not usable right now (a lifecycle state
+    such as suspended or in maintenance, in a ``status`` attribute) so that its caller
+    can say why; callers that may only use active tenants check it, and the Django app's
+    Celery store returns active tenants only.
     """
 
     def get_by_id(self, tenant_id: str) -> Tenant | None:
