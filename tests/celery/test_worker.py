@@ -282,6 +282,12 @@ def test_createtenant_background_returns_at_once_and_the_worker_finishes(
             "the worker made the tenant active",
         )
         assert schema_exists("cel_bg")
+        # This process hears of the worker's change through the shared version, within
+        # TENANT_CACHE_VERSION_CHECK_INTERVAL.
+        wait_until(
+            lambda: Client().get("/whoami/", HTTP_HOST="cel-bg.example.test").status_code == 200,
+            "the tenant is served here",
+        )
         served = Client().get("/whoami/", HTTP_HOST="cel-bg.example.test")
         assert served.json()["tenant"] == "cel_bg"
     finally:
