@@ -468,3 +468,40 @@ def test_provisioning_error_names_the_tenant(purge_afterwards: list[str]) -> Non
     with pytest.raises(ProvisioningError, match="prov_bad_db"):
         provisioning.create_tenant("prov_bad_db", isolation_type="database", database_config=config)
     assert not Tenant.objects.filter(tenant_id="prov_bad_db").exists()
+
+
+@pytest.mark.parametrize(
+    ("state", "runs"),
+    [
+        ("active", True),
+        ("suspended", True),
+        ("maintenance", True),
+        ("marked_for_deletion", True),
+        ("provisioning", False),
+        ("failed", False),
+    ],
+)
+def test_commands_in_each_state(state: str, runs: bool, tenant_factory: Any) -> None:
+    tenant = tenant_factory("prov_state")
+    # Set as the provisioning module leaves it (not every state is one move from active).
+    Tenant.objects.filter(pk=tenant.pk).update(status=state)
+    named = io.StringIO()
+    if runs:
+        call_command("tenantcommand", "--tenant", "prov_state", "check", stdout=named)
+        assert "1 of 1 tenants succeeded" in named.getvalue()
+    else:
+        with pytest.raises(CommandError, match="Failed in 1 tenant"):
+            call_command(
+                "tenantcommand", "--tenant", "prov_state", "check",
+                stdout=named, stderr=io.StringIO(),
+            )  # fmt: skip
+    everyone = io.StringIO()
+    call_command("tenantcommand", "--all-tenants", "check", stdout=everyone, stderr=io.StringIO())
+    assert ("== prov_state" in everyone.getvalue()) == (state == "active")
+    migrated = io.StringIO()
+    call_command(
+        "migratealltenants", "--tenant", "prov_state", "--no-skip",
+        stdout=migrated, stderr=io.StringIO(),
+    )  # fmt: skip
+    touched = state not in {"provisioning", "failed"}
+    assert ("prov_state: migrated" in migrated.getvalue()) == touched

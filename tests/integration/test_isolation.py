@@ -23,7 +23,8 @@ def four_tenants(tenant_factory: Any) -> dict[str, Any]:
     master = settings.DATABASES["default"]
     pg_config = {
         "ENGINE": "django.db.backends.postgresql",
-        "NAME": "omnitenant_t_iso_pg",
+        # Named after this run's test database: concurrent runs never share it.
+        "NAME": f"{connections['default'].settings_dict['NAME']}_iso_pg",
         "HOST": master["HOST"],
         "USER": master["USER"],
     }
