@@ -11,7 +11,11 @@ For each request it asks the ``TENANT_RESOLVER``:
 * a host that names a tenant is served inside that tenant (``request.tenant``);
 * a host that names no tenant answers 404 (or is served without a tenant when
   ``UNKNOWN_HOST`` is ``"public"``);
-* a malformed host, or one outside ``ALLOWED_HOSTS``, answers 400.
+* a malformed host, or one outside ``ALLOWED_HOSTS``, answers 400;
+* a tenant that is not active answers for its lifecycle state: ``provisioning`` and
+  ``maintenance`` 503 with ``Retry-After`` (in maintenance, GET/HEAD/OPTIONS are served
+  on a read-only database session when ``MAINTENANCE_ALLOW_READS`` is on, and a write
+  they attempt answers 503 too), ``suspended`` 403 or 404 (``SUSPENDED_RESPONSE``).
 
 With a resolver that reads the tenant from the path (``PathPrefixTenantResolver``), the
 tenant's segment (``/t/acme``) becomes part of the request's script name for the view:
@@ -31,11 +35,18 @@ from typing import Any, cast
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.core.exceptions import DisallowedHost, SynchronousOnlyOperation
-from django.http import HttpRequest, HttpResponseBadRequest, HttpResponseNotFound
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseNotFound,
+)
 from django.http.response import HttpResponseBase, StreamingHttpResponse
 
+from django_omnitenant import lifecycle
 from django_omnitenant._mount import MountedAt
 from django_omnitenant.conf import AppSettings, app_settings
+from django_omnitenant.constants import TenantStatus
 from django_omnitenant.utils import import_from_setting
 from omnitenant_context import (
     EMPTY_STATE,
@@ -56,16 +67,19 @@ _normalize = normalize_host_cached
 class _Resolution:
     """What the middleware decided for a request: a state to run in, or a response."""
 
-    __slots__ = ("mount", "response", "state", "tenant")
+    __slots__ = ("mount", "read_only", "response", "state", "tenant")
 
     def __init__(
         self,
         tenant: Tenant | None = None,
         response: HttpResponseBase | None = None,
         mount: str | None = None,
+        *,
+        read_only: bool = False,
     ) -> None:
         self.tenant = tenant
         self.response = response
+        self.read_only = read_only
         self.state = EMPTY_STATE if tenant is None else ContextState(tenant=tenant)
         self.mount = mount  # the path segment that named the tenant ("/t/acme"), if any
 
@@ -75,6 +89,30 @@ class _Resolution:
 
 
 _NOT_MOUNTED: AbstractContextManager[None] = nullcontext()
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _unavailable(reason: str) -> HttpResponse:
+    response = HttpResponse(f"Service Unavailable: {reason}", status=503)
+    response["Retry-After"] = str(lifecycle.retry_after())
+    return response
+
+
+def _gate(tenant: Tenant, request: HttpRequest, conf: AppSettings) -> HttpResponse | None:
+    """The answer for a tenant that is not active; ``None`` serves it read-only.
+
+    A cold path: the warm path of an active tenant returns before it.
+    """
+    status = lifecycle.status_of(tenant)
+    if status == TenantStatus.MAINTENANCE:
+        if conf.maintenance_allow_reads and request.method in _SAFE_METHODS:
+            return None
+        return _unavailable("the site is under maintenance.")
+    if status == TenantStatus.PROVISIONING:
+        return _unavailable("the site is being set up.")
+    if status == TenantStatus.SUSPENDED and lifecycle.suspended_status_code() == 403:
+        return HttpResponse("Forbidden: this site is suspended.", status=403)
+    return HttpResponseNotFound("Not Found: unknown host.")
 
 
 class TenantMiddleware:
@@ -131,9 +169,18 @@ class TenantMiddleware:
             if conf.unknown_host == "not_found":
                 return _Resolution(response=HttpResponseNotFound("Not Found: unknown host."))
             return _Resolution()
+        return self._admit(request, tenant, conf)
+
+    def _admit(self, request: HttpRequest, tenant: Tenant, conf: AppSettings) -> _Resolution:
+        read_only = False
+        if getattr(tenant, "status", TenantStatus.ACTIVE) != TenantStatus.ACTIVE:
+            refusal = _gate(tenant, request, conf)
+            if refusal is not None:
+                return _Resolution(response=refusal)
+            read_only = True
         mounting = self._mounting
         mount = None if mounting is None else mounting.mount_point(request, tenant)
-        return _Resolution(tenant, mount=mount)
+        return _Resolution(tenant, mount=mount, read_only=read_only)
 
     # -- the call ---------------------------------------------------------------------
 
@@ -145,7 +192,11 @@ class TenantMiddleware:
             return resolution.response
         request.tenant = resolution.tenant  # type: ignore[attr-defined]  # documented extra attribute
         with TenantContext.use_state(resolution.state), resolution.mounted(request):
-            response = self.get_response(request)
+            if resolution.read_only and resolution.tenant is not None:
+                with lifecycle.read_only(resolution.tenant):
+                    response = self.get_response(request)
+            else:
+                response = self.get_response(request)
         return _keep_tenant_while_streaming(response, resolution.state)
 
     async def __acall__(self, request: HttpRequest) -> Any:
@@ -159,8 +210,26 @@ class TenantMiddleware:
         request.tenant = resolution.tenant  # type: ignore[attr-defined]  # documented extra attribute
         get_response = cast("Callable[[HttpRequest], Awaitable[Any]]", self.get_response)
         with TenantContext.use_state(resolution.state), resolution.mounted(request):
-            response = await get_response(request)
+            tenant = resolution.tenant
+            if resolution.read_only and tenant is not None:
+                # The ORM of async views runs in the thread-sensitive executor: switch
+                # that thread's connection.
+                await sync_to_async(lifecycle.set_read_only)(tenant, True)
+                try:
+                    response = await get_response(request)
+                finally:
+                    await sync_to_async(lifecycle.set_read_only)(tenant, False)
+            else:
+                response = await get_response(request)
         return _keep_tenant_while_streaming(response, resolution.state)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> Any:
+        """A write refused because the tenant is in maintenance answers 503, not 500."""
+        if lifecycle.is_read_only_violation(exception) or isinstance(
+            exception, lifecycle.TenantReadOnly
+        ):
+            return _unavailable("the site is under maintenance (read-only).")
+        return None
 
 
 def _keep_tenant_while_streaming(response: Any, state: ContextState) -> Any:
