@@ -24,6 +24,7 @@ INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "django.contrib.sites",
     "django_omnitenant",
     "tests.testapp",
     "tests.tenantapp",
@@ -61,7 +62,16 @@ OMNITENANT_CONFIG: dict[str, Any] = {
     "PUBLIC_HOST": "example.test",
     "MASTER_APPS": ["testapp"],
     "TENANT_APPS": ["tenantapp"],
-    "SHARED_APPS": ["admin", "contenttypes", "auth", "sessions", "messages", "django_omnitenant"],
+    "TENANT_SITES": True,
+    "SHARED_APPS": [
+        "admin",
+        "contenttypes",
+        "auth",
+        "sessions",
+        "messages",
+        "sites",
+        "django_omnitenant",
+    ],
     "SQLITE_DIRECTORY": str(Path(tempfile.gettempdir()) / f"omnitenant-tests-{_RUN}"),
     "TENANT_CACHE_ALIAS": os.environ.get("OMNITENANT_TEST_TENANT_CACHE", "default"),
 }
@@ -91,6 +101,8 @@ CHANNEL_LAYERS = {
         },
     },
 }
+
+SITE_ID = 1
 
 ROOT_URLCONF = "tests.urls"
 MIDDLEWARE = [

@@ -46,6 +46,19 @@ def stream(request: HttpRequest) -> StreamingHttpResponse:
     return StreamingHttpResponse(chunks())
 
 
+def closer(request: HttpRequest) -> HttpResponse:
+    """A response whose resource closer notes the tenant it runs in (after the body)."""
+    response = HttpResponse("ok")
+
+    def note_tenant() -> None:
+        tenant = TenantContext.get_tenant()
+        request.closer_saw = None if tenant is None else tenant.tenant_id  # type: ignore[attr-defined]  # read by the test
+
+    # Django's list of closers that close() runs (not in django-stubs).
+    response._resource_closers.append(note_tenant)  # type: ignore[attr-defined]
+    return response
+
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("whoami/", whoami),
@@ -53,4 +66,5 @@ urlpatterns = [
     path("notes/add/", add_note),
     path("boom/", boom),
     path("stream/", stream),
+    path("closer/", closer),
 ]

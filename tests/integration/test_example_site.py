@@ -17,6 +17,9 @@ client = Client()
 for host in ["localhost", "acme.localhost", "globex.localhost", "nobody.localhost", "bad_host"]:
     response = client.get("/", HTTP_HOST=host + ":8000")
     print(host, response.status_code, response.content.decode().replace("\\n", " "))
+for host in ["localhost", "acme.localhost"]:  # media is routed by the tenants' URLconf only
+    response = client.get("/media/acme/welcome.txt", HTTP_HOST=host + ":8000")
+    print("media@" + host, response.status_code)
 """
 
 
@@ -65,5 +68,8 @@ def test_example_site_on_sqlite_serves_each_tenant_its_own_notes(tmp_path: Path)
     assert (tmp_path / "media" / "globex" / "welcome.txt").read_text() == (
         "Welcome to Globex Corporation."
     )
+    # URLconfs by kind of host: the public one (demo.urls_public) has no media route.
+    assert pages["media@acme.localhost"].split()[1] == "200"
+    assert pages["media@localhost"].split()[1] == "404"
     assert pages["nobody.localhost"].split()[1] == "404"
     assert pages["bad_host"].split()[1] == "400"

@@ -75,7 +75,7 @@ def _resolution(request: Any, time_it: Callable[..., None]) -> Any:
     from omnitenant_resolvers import normalize_host
 
     middleware = TenantMiddleware(lambda request: None)
-    resolver = middleware._configure()
+    _, resolver = middleware._configure()
     store = get_tenant_store()
     host = normalize_host(request.get_host())
     tenant = store.get_by_domain(host)

@@ -30,7 +30,7 @@ INSTALLED_APPS = [
     "demo",
 ]
 MIDDLEWARE = ["django_omnitenant.middleware.TenantMiddleware"]
-ROOT_URLCONF = "demo.urls"
+ROOT_URLCONF = "demo.urls_public"  # imported outside any tenant: reads no tenant rows
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
@@ -78,6 +78,9 @@ OMNITENANT_CONFIG = {
     "TENANT_MODEL": "customers.Tenant",
     "DOMAIN_MODEL": "customers.Domain",
     "PUBLIC_HOST": "localhost",
+    # URLconfs by kind of host: the sign-up page on localhost, the product on tenants.
+    "PUBLIC_URLCONF": "demo.urls_public",
+    "TENANT_URLCONF": "demo.urls",
     "TENANT_RESOLVER": "django_omnitenant.resolvers.SubdomainTenantResolver",
     "MASTER_APPS": ["customers", "demo"],
     "TENANT_APPS": ["notes"],

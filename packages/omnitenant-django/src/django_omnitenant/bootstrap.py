@@ -11,7 +11,10 @@ from django.core import checks
 from django.db.models.signals import post_delete, post_save
 
 from django_omnitenant.checks import check_configuration
+from django_omnitenant.scopedrift import check_scope_drift
 from django_omnitenant.signals import connect_activation_signals, disconnect_activation_signals
+from django_omnitenant.signing import apply_signing_setting
+from django_omnitenant.sites import apply_sites_setting
 from django_omnitenant.stores import invalidate_tenant_cache
 from django_omnitenant.utils import get_domain_model, get_tenant_model
 from omnitenant_backends.conf import OmnitenantConfigurationError
@@ -22,8 +25,11 @@ __all__ = ["bootstrap", "shutdown"]
 def bootstrap() -> None:
     """Register the system checks and the activation-signal listener (idempotent)."""
     checks.register(check_configuration, "omnitenant")
+    checks.register(check_scope_drift, "omnitenant", checks.Tags.database)
     connect_activation_signals()
     connect_cache_invalidation()
+    apply_signing_setting()
+    apply_sites_setting()
 
 
 def connect_cache_invalidation() -> None:

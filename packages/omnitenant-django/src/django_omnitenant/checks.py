@@ -92,6 +92,7 @@ def check_configuration(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
                 id="omnitenant.W001",
             )
         )
+    messages.extend(_check_sites(app_conf.tenant_sites, conf.app_scope("sites")))
     unscoped = sorted(
         config.label
         for config in apps.get_app_configs()
@@ -197,6 +198,42 @@ def _check_scopes(
                 f"The scoped apps {unknown} are not installed.",
                 hint="Use app labels (the last part of the dotted path), as in INSTALLED_APPS.",
                 id="omnitenant.E008",
+            )
+        )
+    return messages
+
+
+def _check_sites(tenant_sites: bool, scope: str) -> list[CheckMessage]:
+    if not apps.is_installed("django.contrib.sites"):
+        return []
+    if not tenant_sites:
+        return [
+            Warning(
+                "django.contrib.sites caches the current Site per process: every tenant "
+                "gets the Site of the first tenant the process served.",
+                hint="Set OMNITENANT_CONFIG['TENANT_SITES'] = True, put 'sites' in "
+                "SHARED_APPS and set SITE_ID (see docs/sites.md).",
+                id="omnitenant.W010",
+            )
+        ]
+    messages: list[CheckMessage] = []
+    if scope == "master":
+        messages.append(
+            Error(
+                "TENANT_SITES needs a django_site table in every tenant, but the app "
+                "'sites' is in MASTER_APPS.",
+                hint="Put 'sites' in SHARED_APPS (the public host keeps the master's Site) "
+                "or in TENANT_APPS.",
+                id="omnitenant.E011",
+            )
+        )
+    if getattr(settings, "SITE_ID", None) is None:
+        messages.append(
+            Error(
+                "TENANT_SITES needs SITE_ID: without it Django looks the Site up by host, "
+                "and a tenant's alias domains have none.",
+                hint="Set SITE_ID = 1: each tenant's Site 1 follows its primary domain.",
+                id="omnitenant.E012",
             )
         )
     return messages

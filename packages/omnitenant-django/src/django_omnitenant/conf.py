@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from django.conf import settings
+
 from omnitenant_backends.conf import (
     AppScope,
     BackendSettings,
@@ -49,6 +51,7 @@ _NAMES: Final = "Models and names"
 _CACHE: Final = "The cached tenant lookup"
 _HOSTS: Final = "Unknown hosts"
 _LIFECYCLE: Final = "Lifecycle states and provisioning"
+_STATE: Final = "Process state per tenant"
 
 _unknown_host: Final[Callable[[object], UnknownHost]] = one_of("not_found", "public")
 _suspended_response: Final[Callable[[object], SuspendedResponse]] = one_of("forbidden", "not_found")
@@ -149,6 +152,50 @@ class AppSettings:
         doc='What the middleware does with a host that names no tenant: `"not_found"` '
         'answers 404, `"public"` serves it without a tenant, like `PUBLIC_HOST`.',
     )
+    bind_signing_to_tenant: bool = setting(
+        "BIND_SIGNING_TO_TENANT",
+        True,
+        parse=flag,
+        section=_STATE,
+        doc="Values signed inside a tenant (`django.core.signing`, signed cookies, "
+        "sessions, password-reset tokens) verify in that tenant only: `SECRET_KEY` and "
+        "its fallbacks are derived per tenant. See "
+        "[security.md](security.md#signed-values). `False`: one key for all.",
+    )
+    public_urlconf: str | None = setting(
+        "PUBLIC_URLCONF",
+        None,
+        parse=optional_text,
+        section=_STATE,
+        doc="Dotted path of the URLconf of `PUBLIC_HOST` (and of unknown hosts served as "
+        "public). `None`: `ROOT_URLCONF`. See [urlconfs.md](urlconfs.md).",
+    )
+    tenant_urlconf: str | None = setting(
+        "TENANT_URLCONF",
+        None,
+        parse=optional_text,
+        section=_STATE,
+        doc="Dotted path of the URLconf of tenants. `None`: `ROOT_URLCONF`. A tenant's "
+        "`get_urlconf()` may name another one.",
+    )
+    urlconf_per_tenant: bool = setting(
+        "URLCONF_PER_TENANT",
+        False,
+        parse=flag,
+        section=_STATE,
+        doc="`True`: the `TENANT_URLCONF` module is executed once per tenant, inside it "
+        "(for URLconfs built from the tenant's rows), and cached until "
+        "`invalidate_urlconfs()`. Needs `TENANT_URLCONF` other than `ROOT_URLCONF`.",
+    )
+    tenant_sites: bool = setting(
+        "TENANT_SITES",
+        False,
+        parse=flag,
+        section=_STATE,
+        doc="`django.contrib.sites` per tenant: the current Site is cached per tenant and "
+        "each tenant's Site (`pk=SITE_ID`) follows its primary domain. Needs `sites` in "
+        "`SHARED_APPS` and `SITE_ID`. See [sites.md](sites.md).",
+    )
 
     suspended_response: SuspendedResponse = setting(
         "SUSPENDED_RESPONSE",
@@ -185,6 +232,18 @@ class AppSettings:
         "(`createtenant --background`). Default: the app given to "
         "`django_omnitenant.patches.celery.install()`.",
     )
+
+    def __post_init__(self) -> None:
+        if self.urlconf_per_tenant and self.tenant_urlconf in (
+            None,
+            getattr(settings, "ROOT_URLCONF", None),
+        ):
+            raise OmnitenantConfigurationError(
+                "OMNITENANT_CONFIG['URLCONF_PER_TENANT'] needs TENANT_URLCONF set to the "
+                "URLconf built per tenant, and not to ROOT_URLCONF: Django imports "
+                "ROOT_URLCONF outside any tenant (system checks, every management command), "
+                "where tenant rows cannot be read."
+            )
 
 
 #: The Django app's settings: ``app_settings()`` returns the current :class:`AppSettings`.

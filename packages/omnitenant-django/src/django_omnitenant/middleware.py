@@ -22,15 +22,19 @@ tenant's segment (``/t/acme``) becomes part of the request's script name for the
 the URLconf resolves the rest, and ``reverse()`` puts the segment back.
 
 The context is set and reset within the middleware's own call, so nothing survives the
-request, also when the view raises; a streaming response re-enters the tenant for each
-chunk it produces, after the middleware has returned. Works under WSGI and ASGI: on ASGI a
-warm lookup stays on the event loop, and only a cache miss runs the ORM in a thread.
+request, also when the view raises. Two things run after the middleware has returned and
+re-enter the request's tenant: a streaming response, around each chunk it produces, and
+the response's ``close()`` (which the server calls once the body is sent, and which sends
+``request_finished`` and runs the response's resource closers). Works under WSGI and
+ASGI: on ASGI a warm lookup stays on the event loop, and only a cache miss runs the ORM
+in a thread.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, nullcontext
+from types import ModuleType
 from typing import Any, cast
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
@@ -45,9 +49,11 @@ from django.http.response import HttpResponseBase, StreamingHttpResponse
 
 from django_omnitenant import lifecycle
 from django_omnitenant._mount import MountedAt
-from django_omnitenant.conf import AppSettings, app_settings
+from django_omnitenant.conf import AppSettings, OmnitenantConfigurationError, app_settings
 from django_omnitenant.constants import TenantStatus
-from django_omnitenant.utils import import_from_setting
+from django_omnitenant.models import BaseTenant
+from django_omnitenant.urlconfs import urlconf_for
+from django_omnitenant.utils import get_tenant_model, import_from_setting
 from omnitenant_context import (
     EMPTY_STATE,
     ContextState,
@@ -67,7 +73,7 @@ _normalize = normalize_host_cached
 class _Resolution:
     """What the middleware decided for a request: a state to run in, or a response."""
 
-    __slots__ = ("mount", "read_only", "response", "state", "tenant")
+    __slots__ = ("mount", "read_only", "response", "state", "tenant", "urlconf")
 
     def __init__(
         self,
@@ -76,12 +82,14 @@ class _Resolution:
         mount: str | None = None,
         *,
         read_only: bool = False,
+        urlconf: str | ModuleType | None = None,
     ) -> None:
         self.tenant = tenant
         self.response = response
         self.read_only = read_only
         self.state = EMPTY_STATE if tenant is None else ContextState(tenant=tenant)
         self.mount = mount  # the path segment that named the tenant ("/t/acme"), if any
+        self.urlconf = urlconf
 
     def mounted(self, request: HttpRequest) -> AbstractContextManager[None]:
         """The request served below its tenant's path segment, when it has one."""
@@ -133,6 +141,7 @@ class TenantMiddleware:
         self._resolver: TenantResolver | None = None
         self._public_host: str | None = None
         self._mounting: PathMountingResolver | None = None
+        self._urlconfs_by_host_kind = False
 
     # -- configuration, read once and again after a settings change -------------------
 
@@ -143,6 +152,13 @@ class TenantMiddleware:
             # The public host first: another thread that sees the new resolver must also
             # see the host that goes with it.
             self._public_host = None if conf.public_host is None else _normalize(conf.public_host)
+            # Plain projects pay nothing per request for URLconfs by kind of host.
+            self._urlconfs_by_host_kind = bool(
+                conf.public_urlconf
+                or conf.tenant_urlconf
+                or conf.urlconf_per_tenant
+                or _tenant_model_overrides_urlconf()
+            )
             resolver_class = import_from_setting("TENANT_RESOLVER", conf.tenant_resolver)
             resolver = cast("TenantResolver", resolver_class())
             # Before the resolver: a thread that sees the new resolver sees its mounting.
@@ -160,7 +176,7 @@ class TenantMiddleware:
         except (InvalidHost, DisallowedHost):
             return _Resolution(response=HttpResponseBadRequest("Bad Request: invalid host."))
         if host == self._public_host:
-            return _Resolution()
+            return self._admit(None)
         try:
             tenant = resolver.resolve(request)
         except InvalidHost:
@@ -168,10 +184,10 @@ class TenantMiddleware:
         if tenant is None:
             if conf.unknown_host == "not_found":
                 return _Resolution(response=HttpResponseNotFound("Not Found: unknown host."))
-            return _Resolution()
-        return self._admit(request, tenant, conf)
+            return self._admit(None)
+        return self._admit_tenant(request, tenant, conf)
 
-    def _admit(self, request: HttpRequest, tenant: Tenant, conf: AppSettings) -> _Resolution:
+    def _admit_tenant(self, request: HttpRequest, tenant: Tenant, conf: AppSettings) -> _Resolution:
         read_only = False
         if getattr(tenant, "status", TenantStatus.ACTIVE) != TenantStatus.ACTIVE:
             refusal = _gate(tenant, request, conf)
@@ -180,6 +196,21 @@ class TenantMiddleware:
             read_only = True
         mounting = self._mounting
         mount = None if mounting is None else mounting.mount_point(request, tenant)
+        return self._admit(tenant, mount=mount, read_only=read_only)
+
+    def _admit(
+        self,
+        tenant: Tenant | None,
+        *,
+        mount: str | None = None,
+        read_only: bool = False,
+    ) -> _Resolution:
+        if self._urlconfs_by_host_kind:
+            # May build a per-tenant URLconf (the ORM): under ASGI that is retried in a
+            # thread like a cache miss of the tenant lookup.
+            return _Resolution(
+                tenant, mount=mount, read_only=read_only, urlconf=urlconf_for(tenant)
+            )
         return _Resolution(tenant, mount=mount, read_only=read_only)
 
     # -- the call ---------------------------------------------------------------------
@@ -191,13 +222,15 @@ class TenantMiddleware:
         if resolution.response is not None:
             return resolution.response
         request.tenant = resolution.tenant  # type: ignore[attr-defined]  # documented extra attribute
+        if resolution.urlconf is not None:
+            request.urlconf = resolution.urlconf  # type: ignore[assignment]  # Django accepts a module too
         with TenantContext.use_state(resolution.state), resolution.mounted(request):
             if resolution.read_only and resolution.tenant is not None:
                 with lifecycle.read_only(resolution.tenant):
                     response = self.get_response(request)
             else:
                 response = self.get_response(request)
-        return _keep_tenant_while_streaming(response, resolution.state)
+        return _keep_tenant_after_return(response, resolution.state)
 
     async def __acall__(self, request: HttpRequest) -> Any:
         try:
@@ -208,6 +241,8 @@ class TenantMiddleware:
         if resolution.response is not None:
             return resolution.response
         request.tenant = resolution.tenant  # type: ignore[attr-defined]  # documented extra attribute
+        if resolution.urlconf is not None:
+            request.urlconf = resolution.urlconf  # type: ignore[assignment]  # Django accepts a module too
         get_response = cast("Callable[[HttpRequest], Awaitable[Any]]", self.get_response)
         with TenantContext.use_state(resolution.state), resolution.mounted(request):
             tenant = resolution.tenant
@@ -221,7 +256,7 @@ class TenantMiddleware:
                     await sync_to_async(lifecycle.set_read_only)(tenant, False)
             else:
                 response = await get_response(request)
-        return _keep_tenant_while_streaming(response, resolution.state)
+        return _keep_tenant_after_return(response, resolution.state)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> Any:
         """A write refused because the tenant is in maintenance answers 503, not 500."""
@@ -232,8 +267,24 @@ class TenantMiddleware:
         return None
 
 
-def _keep_tenant_while_streaming(response: Any, state: ContextState) -> Any:
-    if state.is_empty or not isinstance(response, StreamingHttpResponse):
+def _tenant_model_overrides_urlconf() -> bool:
+    # BaseTenant.get_urlconf() returns None; only a subclass that overrides it counts.
+    try:
+        model = get_tenant_model()
+    except OmnitenantConfigurationError:
+        return False
+    return getattr(model, "get_urlconf", None) is not BaseTenant.get_urlconf
+
+
+def _keep_tenant_after_return(response: Any, state: ContextState) -> Any:
+    """Make what runs after the middleware returned run in the request's tenant too."""
+    if state.is_empty:
+        return response
+    # The servers (WSGI and Django's ASGI handler) call response.close() once the body
+    # is sent: it sends request_finished, whose receivers must see the tenant whose
+    # request finished. An attribute of this one response, nothing global.
+    response.close = _CloseIn(state, response.close)
+    if not isinstance(response, StreamingHttpResponse):
         return response
     if response.is_async:
         response.streaming_content = _async_chunks_in(
@@ -244,6 +295,20 @@ def _keep_tenant_while_streaming(response: Any, state: ContextState) -> Any:
             state, cast("Iterable[bytes]", response.streaming_content)
         )
     return response
+
+
+class _CloseIn:
+    """``response.close`` run inside the request's tenant."""
+
+    __slots__ = ("close", "state")
+
+    def __init__(self, state: ContextState, close: Callable[[], None]) -> None:
+        self.state = state
+        self.close = close
+
+    def __call__(self) -> None:
+        with TenantContext.use_state(self.state):
+            self.close()
 
 
 def _chunks_in(state: ContextState, content: Iterable[bytes]) -> Iterator[bytes]:

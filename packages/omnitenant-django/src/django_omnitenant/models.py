@@ -177,6 +177,14 @@ class BaseTenant(models.Model):
         self.prepare_identifiers()
         super().save(*args, **kwargs)
 
+    def get_urlconf(self) -> str | None:
+        """This tenant's own URLconf (a dotted module path), or ``None`` for the default.
+
+        Override it (for example to return a field) to give some tenants their own
+        URLconf; ``None`` uses ``OMNITENANT_CONFIG['TENANT_URLCONF']`` or ``ROOT_URLCONF``.
+        """
+        return None
+
     @property
     def database_alias(self) -> str:
         """The connection alias under which the tenant's database is registered."""

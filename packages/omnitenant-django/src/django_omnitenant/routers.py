@@ -39,9 +39,14 @@ class TenantRouter:
         tenant = state.tenant
         if tenant is None or state.master:
             if scope == "tenant" and state.schema is None:
+                app = model._meta.app_label
                 raise NoTenantActive(
-                    f"{model._meta.label} is tenant-scoped and no tenant is active: run "
-                    "the query inside TenantContext.use_tenant(tenant)."
+                    f"{model._meta.label} is tenant-scoped (the app {app!r} is in "
+                    "TENANT_APPS) and no tenant is active: run the query inside "
+                    "TenantContext.use_tenant(tenant). If this is a middleware or view "
+                    "running on the public host, wrap the middleware with "
+                    "django_omnitenant.hostkinds.tenant_only(), serve the public host with "
+                    f"its own PUBLIC_URLCONF, or put {app!r} in SHARED_APPS."
                 )
             return conf.master_database
         if tenant.isolation_type == IsolationType.DATABASE:

@@ -5,6 +5,24 @@ the backends, the fleet commands and the provisioning module (for a new tenant),
 ``tenant_state_changed`` by :mod:`django_omnitenant.provisioning` on every lifecycle move;
 ``tenant_activated`` and ``tenant_deactivated`` are sent when code enters or leaves a tenant,
 but only while at least one receiver is connected, so they cost nothing otherwise.
+
+The contract of ``tenant_created`` (receivers must accept ``**kwargs``; whoever sends it
+keeps to this):
+
+* ``sender``: the tenant model class; ``tenant``: the tenant, saved;
+* sent once the tenant's storage exists with all its tables (migrated or cloned), inside
+  the creation's transaction: a receiver that raises rolls the whole creation back;
+* receivers run in the **master scope** (no tenant active): to write the tenant's own
+  data a receiver enters it, ``with TenantContext.use_tenant(tenant): ...``; without that
+  a shared app's rows are the master's;
+* ``domains``, where the sender passes it: the tuple of the tenant's domain names, saved
+  before the signal (the provisioning path that creates tenant, domains and storage
+  together sends it; ``get_tenant_backend(tenant).create()`` alone knows no domains and
+  omits it). A receiver that needs them and finds no ``domains`` reads the tenant's
+  domain rows.
+
+omnitenant's own receiver (the per-tenant Site of ``TENANT_SITES``) keeps to it: it works
+in the tenant's scope and writes the Site only once a primary domain exists.
 """
 
 from __future__ import annotations

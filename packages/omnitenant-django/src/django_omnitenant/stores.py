@@ -17,6 +17,7 @@ Memcached, the database cache) when several processes serve requests.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any, Final
 
 from django.core.cache import caches
@@ -33,6 +34,7 @@ __all__ = [
     "ModelTenantStore",
     "get_tenant_store",
     "invalidate_tenant_cache",
+    "on_tenant_lookups_dropped",
 ]
 
 VERSION_KEY: Final = "omnitenant:tenant-lookup-version"
@@ -71,30 +73,31 @@ class ModelTenantStore:
 
 
 class CacheVersionSource:
-    """The shared invalidation version, kept in a Django cache under a global key."""
+    """A shared invalidation version, kept in a Django cache under a global key."""
 
-    def __init__(self, alias: str) -> None:
+    def __init__(self, alias: str, key: str = VERSION_KEY) -> None:
         self.alias = alias
+        self.key = key
 
     def get_version(self) -> object:
         cache = caches[self.alias]
         if TenantContext.get_state().is_empty:
             # The usual case (the middleware, before it enters a tenant): keys are
             # global already, no scope to enter.
-            return cache.get(VERSION_KEY, 0)
+            return cache.get(self.key, 0)
         # The master scope keeps the key global when the cache is tenant-aware.
         with TenantContext.use_master_db():
-            return cache.get(VERSION_KEY, 0)
+            return cache.get(self.key, 0)
 
     def bump(self) -> None:
         cache = caches[self.alias]
         with TenantContext.use_master_db():
             # add() first: incr() fails on a missing key, and add() is atomic.
-            if not cache.add(VERSION_KEY, 1, timeout=None):
+            if not cache.add(self.key, 1, timeout=None):
                 try:
-                    cache.incr(VERSION_KEY)
+                    cache.incr(self.key)
                 except ValueError:  # evicted between add() and incr()
-                    cache.set(VERSION_KEY, 1, timeout=None)
+                    cache.set(self.key, 1, timeout=None)
 
 
 _lock = threading.Lock()
@@ -119,9 +122,27 @@ def get_tenant_store() -> CachedTenantStore:
                     max_size=conf.tenant_cache_max_size,
                     versions=CacheVersionSource(conf.tenant_cache_alias),
                     version_check_interval=conf.tenant_cache_version_check_interval,
+                    on_clear=_lookups_dropped,
                 )
                 built = _built = (conf, store)
     return built[1]
+
+
+# Caches derived from tenant or domain rows (the per-tenant Site cache) drop their
+# entries with the tenant lookups: in this process on a change, in the others when they
+# see the shared version move.
+_drop_listeners: list[Callable[[], None]] = []
+
+
+def on_tenant_lookups_dropped(listener: Callable[[], None]) -> None:
+    """Call ``listener`` whenever this process drops its cached tenant lookups."""
+    if listener not in _drop_listeners:
+        _drop_listeners.append(listener)
+
+
+def _lookups_dropped() -> None:
+    for listener in _drop_listeners:
+        listener()
 
 
 def invalidate_tenant_cache(**_: Any) -> None:

@@ -50,6 +50,8 @@ class CachedTenantStore:
         version_check_interval: Seconds between two reads of ``versions``; 0 reads it
             on every lookup (always current; one cache read per lookup).
         clock: A monotonic clock (tests pass a fake one).
+        on_clear: Called after this process's entries were dropped (an invalidation
+            here or seen from another process), for caches derived from tenants.
     """
 
     def __init__(
@@ -62,6 +64,7 @@ class CachedTenantStore:
         versions: VersionSource | None = None,
         version_check_interval: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
+        on_clear: Callable[[], None] | None = None,
     ) -> None:
         if max_size < 1:
             raise ValueError("max_size must be at least 1.")
@@ -72,6 +75,7 @@ class CachedTenantStore:
         self.versions = versions
         self.version_check_interval = version_check_interval
         self._clock = clock
+        self._on_clear = on_clear
         self._entries: OrderedDict[tuple[str, str], tuple[float, Tenant | None]] = OrderedDict()
         self._lock = threading.Lock()
         self._seen_version: object = _MISSING
@@ -95,6 +99,8 @@ class CachedTenantStore:
         """Drop this process's entries only."""
         with self._lock:
             self._entries.clear()
+        if self._on_clear is not None:
+            self._on_clear()
 
     def __len__(self) -> int:
         return len(self._entries)
