@@ -35,7 +35,7 @@ from django.db.backends.utils import CursorWrapper
 from django.db.migrations.executor import MigrationExecutor
 from psycopg import sql
 
-from omnitenant_backends._scope import exclusive_schema
+from omnitenant_backends._scope import exclusive_schema, migration_units
 from omnitenant_backends.conf import OmnitenantConfigurationError, backend_settings
 from omnitenant_context import TenantContext, check_identifier
 
@@ -157,7 +157,9 @@ def _create_schema_if_missing(alias: str, schema: str) -> bool:
 
 def _migrate_template(alias: str, template: str, **options: Any) -> None:
     options.setdefault("verbosity", 0)
-    with _in_schema(template):
+    # Inside the caller's transaction (for the template's lock): each migration still
+    # ends as its own commit would have.
+    with _in_schema(template), migration_units():
         call_command("migrate", database=alias, interactive=False, skip_checks=True, **options)
 
 

@@ -1,4 +1,9 @@
-"""A flag, scoped like the tenant context, for work that must see one schema alone."""
+"""Flags, scoped like the tenant context, for migrations of one schema.
+
+``exclusive_schema`` leaves the shared schema out of ``search_path``;
+``migration_units`` makes each migration end as if it were committed (see
+:mod:`omnitenant_backends.postgresql.schema`). Tenant and template migrations set both.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-__all__ = ["exclusive_schema", "is_schema_exclusive"]
+__all__ = [
+    "exclusive_schema",
+    "in_migration_units",
+    "is_schema_exclusive",
+    "migration_units",
+    "schema_migration",
+]
 
 _exclusive: ContextVar[bool] = ContextVar("omnitenant_exclusive_schema", default=False)
+_units: ContextVar[bool] = ContextVar("omnitenant_migration_units", default=False)
 
 
 def is_schema_exclusive() -> bool:
@@ -29,3 +41,31 @@ def exclusive_schema() -> Iterator[None]:
         yield
     finally:
         _exclusive.reset(token)
+
+
+def in_migration_units() -> bool:
+    """Tell whether each migration must end as its own unit of work right now."""
+    return _units.get()
+
+
+@contextmanager
+def migration_units() -> Iterator[None]:
+    """Inside the ``with`` body, each migration run inside an outer transaction ends as
+    if it had been committed: its deferred constraints are checked, and the next one
+    starts with them deferred again. Django's ``migrate`` gives each migration a
+    transaction of its own; tenant creation runs the whole chain in one, and real
+    migration histories (a data migration, then an ``ALTER TABLE`` of the same table)
+    only work when the boundaries between migrations still behave like commits.
+    """
+    token = _units.set(True)
+    try:
+        yield
+    finally:
+        _units.reset(token)
+
+
+@contextmanager
+def schema_migration() -> Iterator[None]:
+    """What migrating one schema needs: the schema alone, one unit per migration."""
+    with exclusive_schema(), migration_units():
+        yield

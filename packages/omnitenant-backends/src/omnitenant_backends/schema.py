@@ -23,7 +23,7 @@ from psycopg import sql
 
 from omnitenant_backends._base import BaseTenantBackend
 from omnitenant_backends._clone import clone_schema, cloning_template, prepare_schema_template
-from omnitenant_backends._scope import exclusive_schema
+from omnitenant_backends._scope import schema_migration
 from omnitenant_backends.conf import OmnitenantConfigurationError, backend_settings
 from omnitenant_backends.pool import POOL_PREFIX, claim_pool_schema
 from omnitenant_context import IsolationType, Tenant, TenantContext, check_identifier
@@ -144,8 +144,9 @@ class SchemaTenantBackend(BaseTenantBackend):
 
     def _migration_extras(self) -> AbstractContextManager[object]:
         # With the shared schema on the path, Django would read the master's
-        # django_migrations and believe the tenant migrated.
-        return exclusive_schema()
+        # django_migrations and believe the tenant migrated; inside the provisioning
+        # transaction each migration must still end as its own commit would have.
+        return schema_migration()
 
     def _rollback_provisioning(self) -> None:
         # The provisioning transaction was rolled back by the exception, and took the

@@ -24,6 +24,7 @@ from django.db.backends.postgresql import base as postgresql_base
 from omnitenant_backends._scope import is_schema_exclusive
 from omnitenant_backends._sql import search_path_bytes
 from omnitenant_backends.conf import backend_settings
+from omnitenant_backends.postgresql.schema import DatabaseSchemaEditor
 from omnitenant_context import ContextState, IsolationType, TenantContext
 
 __all__ = ["DatabaseWrapper", "wanted_search_path"]
@@ -63,6 +64,8 @@ def wanted_search_path(
 
 class DatabaseWrapper(postgresql_base.DatabaseWrapper):
     """A PostgreSQL connection whose ``search_path`` follows :class:`TenantContext`."""
+
+    SchemaEditorClass = DatabaseSchemaEditor
 
     def __init__(self, settings_dict: dict[str, Any], alias: str = "default") -> None:
         super().__init__(settings_dict, alias)

@@ -1,0 +1,1 @@
+"""``tests.tenantapp``'s migrations plus a data migration whose foreign key dangles."""
