@@ -1,16 +1,26 @@
 """Start-up of the omnitenant app: what ``OmnitenantConfig.ready()`` switches on.
 
-Nothing here patches Django or another library: it registers system checks and the
-context listener that sends ``tenant_activated`` / ``tenant_deactivated``. Both can be
-undone with :func:`shutdown` (tests use it).
+It registers system checks and the context listener that sends ``tenant_activated`` /
+``tenant_deactivated``, applies the signing and sites settings, and (with
+``django.contrib.contenttypes`` installed) gives ``ContentType.objects`` a cache keyed by
+tenant storage instead of by alias alone (see :mod:`django_omnitenant.contenttypes`),
+here and not at import time. :func:`shutdown` undoes the listener and the cache (tests
+use it).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.apps import apps
 from django.core import checks
 from django.db.models.signals import post_delete, post_save
 
 from django_omnitenant.checks import check_configuration
+from django_omnitenant.contenttypes import (
+    install_content_type_cache,
+    uninstall_content_type_cache,
+)
 from django_omnitenant.scopedrift import check_scope_drift
 from django_omnitenant.signals import connect_activation_signals, disconnect_activation_signals
 from django_omnitenant.signing import apply_signing_setting
@@ -18,6 +28,7 @@ from django_omnitenant.sites import apply_sites_setting
 from django_omnitenant.stores import invalidate_tenant_cache
 from django_omnitenant.utils import get_domain_model, get_tenant_model
 from omnitenant_backends.conf import OmnitenantConfigurationError
+from omnitenant_backends.signals import tenant_created, tenant_deleted
 
 __all__ = ["bootstrap", "shutdown"]
 
@@ -30,6 +41,17 @@ def bootstrap() -> None:
     connect_cache_invalidation()
     apply_signing_setting()
     apply_sites_setting()
+    if apps.is_installed("django.contrib.contenttypes"):
+        install_content_type_cache()
+        # A schema made again under an old name may number its content types anew.
+        for signal in (tenant_created, tenant_deleted):
+            signal.connect(_forget_content_types, dispatch_uid="omnitenant-content-types")
+
+
+def _forget_content_types(**_: Any) -> None:
+    from django.contrib.contenttypes.models import ContentType  # noqa: PLC0415 - apps ready
+
+    ContentType.objects.clear_cache()
 
 
 def connect_cache_invalidation() -> None:
@@ -50,3 +72,7 @@ def connect_cache_invalidation() -> None:
 def shutdown() -> None:
     """Undo :func:`bootstrap`'s listener (checks stay registered, as Django's do)."""
     disconnect_activation_signals()
+    if apps.is_installed("django.contrib.contenttypes"):
+        uninstall_content_type_cache()
+        for signal in (tenant_created, tenant_deleted):
+            signal.disconnect(dispatch_uid="omnitenant-content-types")
