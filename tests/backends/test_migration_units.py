@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.test import override_settings
 from psycopg import sql
 
@@ -99,6 +99,13 @@ def test_a_deferred_violation_in_a_migration_still_fails_creation_and_leaves_not
         assert template_migrations() == template_before
 
 
+def dangling_late_then_end_of_unit(end_migration_unit: Callable[[Any], None]) -> None:
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("INSERT INTO units_child VALUES (4, 99, 1)")
+        end_migration_unit(connection)
+
+
 def test_deferrable_constraints_start_each_migration_as_declared(live_db: None) -> None:
     """After a unit ends, INITIALLY DEFERRED ones are deferred again, IMMEDIATE ones not."""
     from omnitenant_backends.postgresql.schema import end_migration_unit
@@ -112,8 +119,6 @@ def test_deferrable_constraints_start_each_migration_as_declared(live_db: None) 
             " DEFERRABLE INITIALLY IMMEDIATE)"
         )
     try:
-        from django.db import IntegrityError, transaction
-
         with transaction.atomic():
             with connection.cursor() as cursor:
                 cursor.execute("INSERT INTO units_parent VALUES (1)")
@@ -127,10 +132,8 @@ def test_deferrable_constraints_start_each_migration_as_declared(live_db: None) 
             with pytest.raises(IntegrityError), transaction.atomic():
                 with connection.cursor() as cursor:
                     cursor.execute("INSERT INTO units_child VALUES (3, 1, 99)")
-            with pytest.raises(IntegrityError), transaction.atomic():
-                with connection.cursor() as cursor:
-                    cursor.execute("INSERT INTO units_child VALUES (4, 99, 1)")
-                end_migration_unit(connection)
+            with pytest.raises(IntegrityError):
+                dangling_late_then_end_of_unit(end_migration_unit)
     finally:
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE IF EXISTS units_child, units_parent")
