@@ -59,8 +59,10 @@ def creation_path(request: pytest.FixtureRequest, live_db: None) -> Iterator[str
     if path == "clone":
         migrate_schema_template()
         yield path
-        # Other tests expect tenantapp's own history in the template.
-        migrate_schema_template(app_label="tenantapp", migration_name="0001_initial")
+        # Other tests expect tenantapp's own history in the template: unapply the
+        # stand-in's migrations while Django still knows them.
+        with override_settings(MIGRATION_MODULES={"tenantapp": DEFERRED}):
+            migrate_schema_template(app_label="tenantapp", migration_name="0001_initial")
     else:
         with config(CLONE_SCHEMA_TEMPLATE=False):
             yield path
@@ -137,3 +139,34 @@ def test_deferrable_constraints_start_each_migration_as_declared(live_db: None) 
     finally:
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE IF EXISTS units_child, units_parent")
+
+
+def test_a_template_that_cannot_be_migrated_does_not_block_creation(
+    tenant_factory: TenantFactory, live_db: None
+) -> None:
+    template = omnitenant_settings().schema_template
+    assert template
+    migrate_schema_template()
+    with connection.cursor() as cursor:
+        # Something in the template's way of the next release's migration.
+        cursor.execute(
+            sql.SQL("CREATE TABLE {} (id int)").format(
+                sql.Identifier(template, "tenantapp_release_marker")
+            )
+        )
+    try:
+        upgraded = "tests.backends.broken_migrations.upgraded.migrations"
+        with override_settings(MIGRATION_MODULES={"tenantapp": upgraded}):
+            tenant = tenant_factory("units_template_blocked")
+            with TenantContext.use_tenant(tenant), connection.cursor() as cursor:
+                cursor.execute("SELECT release FROM tenantapp_release_marker")
+                assert cursor.fetchall() == [("2.0",)]  # migrated, not cloned
+        # The template's failed migration was rolled back with its savepoint.
+        assert ("tenantapp", "0002_release_marker") not in template_migrations()
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                sql.SQL("DROP TABLE {}").format(
+                    sql.Identifier(template, "tenantapp_release_marker")
+                )
+            )

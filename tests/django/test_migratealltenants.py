@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import psycopg
+import psycopg.sql
 import pytest
 from django.conf import settings
 from django.core.management import call_command
@@ -126,3 +127,92 @@ def test_a_tenant_being_migrated_elsewhere_is_reported_locked(ten_tenants: list[
             run("--tenant", "fleet_5", "--tenant", "fleet_6", "--no-skip")
     out, _ = run("--tenant", "fleet_5", "--no-skip")
     assert "fleet_5: migrated" in out
+
+
+# -- the template never blocks the fleet ----------------------------------------------
+
+CONCURRENT = "tests.backends.broken_migrations.concurrent.migrations"
+
+
+def template_has(table_or_index: str) -> bool | None:
+    """Whether the template has the relation; ``None`` when there is no template."""
+    from omnitenant_backends._clone import schema_template_name
+
+    template = schema_template_name()
+    with connections["default"].cursor() as cursor:
+        cursor.execute("SELECT to_regnamespace(%s) IS NOT NULL", [template])
+        row = cursor.fetchone()
+        if not (row and row[0]):
+            return None
+        cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [f"{template}.{table_or_index}"])
+        row = cursor.fetchone()
+    return bool(row and row[0])
+
+
+@pytest.fixture
+def two_tenants(tenant_factory: Any) -> list[Any]:
+    return [tenant_factory(f"fleet_tpl_{index}") for index in range(2)]
+
+
+def test_a_template_that_cannot_be_migrated_is_rebuilt_and_the_tenants_migrated(
+    two_tenants: list[Any],
+) -> None:
+    from omnitenant_backends import migrate_schema_template
+    from omnitenant_backends._clone import schema_template_name
+
+    migrate_schema_template()
+    with connections["default"].cursor() as cursor:
+        # Something in the template's way: the new migration's table exists already.
+        cursor.execute(
+            psycopg.sql.SQL("CREATE TABLE {} (id int)").format(
+                psycopg.sql.Identifier(schema_template_name(), "tenantapp_release_marker")
+            )
+        )
+    fleet = [f"--tenant={tenant.tenant_id}" for tenant in two_tenants]
+    try:
+        with override_settings(MIGRATION_MODULES={"tenantapp": UPGRADED}):
+            out, err = run(*fleet)
+            assert "could not be migrated" in out
+            assert "rebuilt from scratch" in out
+            assert err == ""
+            assert all(has_marker_table(tenant) for tenant in two_tenants)
+            assert template_has("tenantapp_release_marker")
+            with connections["default"].cursor() as cursor:
+                cursor.execute(
+                    psycopg.sql.SQL("SELECT release FROM {}").format(
+                        psycopg.sql.Identifier(schema_template_name(), "tenantapp_release_marker")
+                    )
+                )
+                assert cursor.fetchall() == [("2.0",)]  # made by the migration, not by hand
+    finally:
+        with override_settings(MIGRATION_MODULES={"tenantapp": UPGRADED}):
+            for tenant in two_tenants:
+                call_command(
+                    "migratetenant", "--tenant", tenant.tenant_id, "tenantapp", "0001", verbosity=0
+                )
+            migrate_schema_template(app_label="tenantapp", migration_name="0001_initial")
+
+
+def test_a_template_that_cannot_be_rebuilt_is_set_aside_and_the_tenants_migrated(
+    two_tenants: list[Any],
+) -> None:
+    from omnitenant_backends import migrate_schema_template
+
+    migrate_schema_template()
+    fleet = [f"--tenant={tenant.tenant_id}" for tenant in two_tenants]
+    try:
+        with override_settings(MIGRATION_MODULES={"tenantapp": CONCURRENT}):
+            with pytest.raises(CommandError, match="Every tenant was migrated, but the schema"):
+                run(*fleet)
+            for tenant in two_tenants:
+                with TenantContext.use_tenant(tenant), connections["default"].cursor() as cur:
+                    cur.execute("SELECT to_regclass('note_text_upper_idx') IS NOT NULL")
+                    assert cur.fetchone() == (True,), tenant.tenant_id
+            assert template_has("tenantapp_note") is None  # dropped, not left half-made
+    finally:
+        with override_settings(MIGRATION_MODULES={"tenantapp": CONCURRENT}):
+            for tenant in two_tenants:
+                call_command(
+                    "migratetenant", "--tenant", tenant.tenant_id, "tenantapp", "0001", verbosity=0
+                )
+        migrate_schema_template()

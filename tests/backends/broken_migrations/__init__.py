@@ -12,5 +12,7 @@ the app's own) plus one migration of its own:
   migration ends like its own transaction, refused by PostgreSQL ("pending trigger
   events") when the chain runs as one;
 * ``dangling.migrations``: a data migration whose foreign key points nowhere, which the
-  deferred check at the end of that migration must refuse.
+  deferred check at the end of that migration must refuse;
+* ``concurrent.migrations``: a non-atomic migration (``CREATE INDEX CONCURRENTLY``), which
+  an existing tenant runs but a template (migrated inside a transaction) cannot.
 """

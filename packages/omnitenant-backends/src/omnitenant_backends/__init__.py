@@ -6,7 +6,13 @@ tenant-scoped cache, behind the :class:`omnitenant_context.TenantBackend` interf
 
 from omnitenant_backends.__about__ import __version__
 from omnitenant_backends._base import BaseTenantBackend
-from omnitenant_backends._clone import cloning_template, migrate_schema_template
+from omnitenant_backends._clone import (
+    TemplateOutcome,
+    TemplateRefresh,
+    cloning_template,
+    migrate_schema_template,
+    refresh_schema_template,
+)
 from omnitenant_backends._scope import exclusive_schema, is_schema_exclusive
 from omnitenant_backends.cache import (
     CacheTenantBackend,
@@ -31,6 +37,8 @@ __all__ = [
     "CacheTenantBackend",
     "DatabaseTenantBackend",
     "SchemaTenantBackend",
+    "TemplateOutcome",
+    "TemplateRefresh",
     "TenantCacheMixin",
     "__version__",
     "clear_tenant_cache",
@@ -40,6 +48,7 @@ __all__ = [
     "is_shared_schema",
     "is_tenant_database_alias",
     "migrate_schema_template",
+    "refresh_schema_template",
     "tenant_cache_aliases",
     "tenant_database_alias",
     "tenant_database_settings",

@@ -27,6 +27,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from django.core.management import call_command
@@ -40,11 +41,14 @@ from omnitenant_backends.conf import OmnitenantConfigurationError, backend_setti
 from omnitenant_context import TenantContext, check_identifier
 
 __all__ = [
+    "TemplateOutcome",
+    "TemplateRefresh",
     "clone_schema",
     "cloning_template",
     "migrate_schema_template",
     "pending_template_migrations",
     "prepare_schema_template",
+    "refresh_schema_template",
     "schema_template_name",
 ]
 
@@ -95,16 +99,83 @@ def migrate_schema_template(*, using: str | None = None, **options: Any) -> None
         OmnitenantConfigurationError: ``SCHEMA_TEMPLATE`` is not set or names a shared
             schema.
     """
-    template = schema_template_name()
-    if template is None:
-        raise OmnitenantConfigurationError(
-            "OMNITENANT_CONFIG['SCHEMA_TEMPLATE'] is not set: there is no template to migrate."
-        )
+    template = _required_template_name()
     alias = using or backend_settings().master_database
     with transaction.atomic(using=alias):
         _lock_template(alias, template)
         _create_schema_if_missing(alias, template)
         _migrate_template(alias, template, **options)
+
+
+class TemplateOutcome(StrEnum):
+    """What :func:`refresh_schema_template` did with the template."""
+
+    MIGRATED = "migrated"  # brought up to date (or already was)
+    REBUILT = "rebuilt"  # could not be migrated; made again from scratch
+    SET_ASIDE = "set aside"  # could be neither: dropped, tenants are migrated instead
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateRefresh:
+    template: str
+    outcome: TemplateOutcome
+    #: Why the template was not simply migrated (empty when it was).
+    reason: str = ""
+
+
+def refresh_schema_template(*, using: str | None = None, **options: Any) -> TemplateRefresh:
+    """Migrate the template, never letting it block the tenants.
+
+    The template is only a shortcut for creating tenants, so a template that cannot be
+    migrated (a hand-made object in the way, a migration that cannot run inside a
+    transaction) must not stop a deployment: it is made again from scratch, and when
+    even that fails it is dropped, after which new tenants are migrated (or get a fresh
+    template when it can be made). The result says which; only errors of the server
+    itself (the drop failing) are raised. ``options`` go to the first ``migrate`` only:
+    a rebuild applies every migration for real.
+    """
+    template = _required_template_name()
+    alias = using or backend_settings().master_database
+    try:
+        migrate_schema_template(using=alias, **options)
+    except Exception as exc:  # reported in the result, and the rebuild is tried
+        migrate_error = f"{type(exc).__name__}: {exc}"
+        logger.warning("migrating the schema template %s failed: %s", template, migrate_error)
+    else:
+        return TemplateRefresh(template, TemplateOutcome.MIGRATED)
+    try:
+        with transaction.atomic(using=alias):
+            _lock_template(alias, template)
+            _drop_schema(alias, template)
+            _create_schema_if_missing(alias, template)
+            _migrate_template(alias, template)
+    except Exception as exc:  # reported in the result; the template is set aside
+        rebuild_error = f"{type(exc).__name__}: {exc}"
+        logger.warning("rebuilding the schema template %s failed: %s", template, rebuild_error)
+    else:
+        return TemplateRefresh(template, TemplateOutcome.REBUILT, migrate_error)
+    with transaction.atomic(using=alias):
+        _lock_template(alias, template)
+        _drop_schema(alias, template)
+    return TemplateRefresh(
+        template,
+        TemplateOutcome.SET_ASIDE,
+        f"{migrate_error}; rebuilding it failed too: {rebuild_error}",
+    )
+
+
+def _required_template_name() -> str:
+    template = schema_template_name()
+    if template is None:
+        raise OmnitenantConfigurationError(
+            "OMNITENANT_CONFIG['SCHEMA_TEMPLATE'] is not set: there is no template to migrate."
+        )
+    return template
+
+
+def _drop_schema(alias: str, schema: str) -> None:
+    with connections[alias].cursor() as cursor:
+        cursor.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
 def prepare_schema_template(template: str, *, using: str) -> None:

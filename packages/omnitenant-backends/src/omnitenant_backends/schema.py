@@ -15,6 +15,7 @@ leaves it out.
 
 from __future__ import annotations
 
+import logging
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -29,6 +30,8 @@ from omnitenant_backends.pool import POOL_PREFIX, claim_pool_schema
 from omnitenant_context import IsolationType, Tenant, TenantContext, check_identifier
 
 __all__ = ["SchemaTenantBackend", "is_shared_schema", "schema_exists", "tenant_schema_names"]
+
+logger = logging.getLogger("omnitenant.backends")
 
 _ALWAYS_SHARED = frozenset({"information_schema"})
 
@@ -125,9 +128,7 @@ class SchemaTenantBackend(BaseTenantBackend):
         alias = self.alias
         template = cloning_template() if run_migrations else None
         if template is not None:
-            # Inside the provisioning transaction: the template is brought up to date
-            # (or made) and stays locked until the tenant is committed or rolled back.
-            prepare_schema_template(template, using=alias)
+            template = self._prepared_template(template)
         with connections[alias].cursor() as cursor:
             # No IF NOT EXISTS: an existing schema is never adopted (nor dropped later).
             cursor.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
@@ -137,6 +138,29 @@ class SchemaTenantBackend(BaseTenantBackend):
             return
         with TenantContext.use_tenant(self.tenant):
             self._run_migrate()
+
+    def _prepared_template(self, template: str) -> str | None:
+        """``template``, brought up to date (or made); ``None`` when it cannot be.
+
+        Inside the provisioning transaction: the template stays locked until the tenant
+        is committed or rolled back. The template is only a shortcut: when it cannot be
+        migrated, its savepoint is rolled back and the tenant is migrated instead (a
+        migration that is really broken then fails the tenant as well).
+        """
+        try:
+            with transaction.atomic(using=self.alias):
+                prepare_schema_template(template, using=self.alias)
+        except Exception as exc:  # logged; the tenant is migrated instead
+            logger.warning(
+                "the schema template %s could not be migrated (%s: %s); migrating tenant %s "
+                "instead of cloning it",
+                template,
+                type(exc).__name__,
+                exc,
+                self.tenant.tenant_id,
+            )
+            return None
+        return template
 
     def _run_migrate(self, **options: Any) -> None:
         with self._migration_extras():

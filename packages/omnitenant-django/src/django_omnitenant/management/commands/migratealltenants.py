@@ -1,7 +1,11 @@
 """``manage.py migratealltenants``: migrate every tenant, fast, and finish the rest when
 one fails.
 
-1. The schema template (when clones are on) is migrated first.
+1. The schema template (when clones are on) is migrated first. It never blocks the
+   fleet: when it cannot be migrated it is rebuilt from scratch, and when that fails
+   too it is set aside (dropped; new tenants are then migrated instead of cloned). The
+   run says which, and a template set aside makes the exit status non-zero once every
+   tenant has had its turn.
 2. Which tenants are up to date is read in one pass: one statement pair per database
    for all schema tenants, one query per database tenant; those are skipped without a
    ``migrate`` run (``--no-skip`` runs them all).
@@ -45,7 +49,12 @@ from django_omnitenant.management._common import (
 )
 from django_omnitenant.signals import tenant_migrated
 from django_omnitenant.utils import get_tenant_backend, get_tenant_model
-from omnitenant_backends import cloning_template, migrate_schema_template, tenant_database_alias
+from omnitenant_backends import (
+    TemplateOutcome,
+    cloning_template,
+    refresh_schema_template,
+    tenant_database_alias,
+)
 from omnitenant_backends.conf import backend_settings
 from omnitenant_backends.fleet import (
     applied_migrations_by_schema,
@@ -123,7 +132,7 @@ class Command(BaseCommand):
         if not tenants:
             self.stdout.write("No tenants to migrate.")
             return
-        self._migrate_template(options)
+        template_problem = self._migrate_template(options)
         pending, outcomes = self._split_up_to_date(tenants, force=options["no_skip"])
         migrate_options = {"fake": options["fake"], "fake_initial": options["fake_initial"]}
         progress = _Progress(self.stdout, len(tenants), options["progress"], len(outcomes))
@@ -134,19 +143,39 @@ class Command(BaseCommand):
             progress.record(outcome)
         progress.close()
         self._refill_pool()
-        self._summary(outcomes, time.monotonic() - started)
+        self._summary(outcomes, time.monotonic() - started, template_problem)
 
     # -- steps ------------------------------------------------------------------------
 
-    def _migrate_template(self, options: dict[str, Any]) -> None:
-        if cloning_template() is None:
-            return
+    def _migrate_template(self, options: dict[str, Any]) -> str:
+        """Migrate (or rebuild, or set aside) the template; say what happened.
+
+        Returns what must make the run fail at the end, or ``""``.
+        """
+        template = cloning_template()
+        if template is None:
+            return ""
         if not get_tenant_model().objects.filter(isolation_type=IsolationType.SCHEMA).exists():
-            return
+            return ""
         try:
-            migrate_schema_template(fake=options["fake"])
-        except Exception as exc:
-            raise CommandError(f"Migrating the schema template failed: {exc}") from exc
+            refresh = refresh_schema_template(fake=options["fake"])
+        except Exception as exc:  # reported, and the tenants still get their turn
+            problem = f"schema template {template}: failed: {type(exc).__name__}: {exc}"
+            self.stderr.write(problem)
+            return problem
+        if refresh.outcome == TemplateOutcome.REBUILT:
+            self.stdout.write(
+                f"schema template {template}: could not be migrated ({refresh.reason}); "
+                "rebuilt from scratch."
+            )
+        elif refresh.outcome == TemplateOutcome.SET_ASIDE:
+            problem = (
+                f"schema template {template}: set aside (dropped): {refresh.reason}. New "
+                "tenants are migrated instead of cloned until it can be made again."
+            )
+            self.stderr.write(problem)
+            return problem
+        return ""
 
     def _refill_pool(self) -> None:
         # The warm pool must be at the same migrations as the tenants: stale pool
@@ -201,7 +230,7 @@ class Command(BaseCommand):
         with context.Pool(processes=min(jobs, len(ids)), initializer=_worker_start) as pool:
             yield from pool.imap_unordered(_migrate_one_packed, [(i, options) for i in ids])
 
-    def _summary(self, outcomes: list[Outcome], seconds: float) -> None:
+    def _summary(self, outcomes: list[Outcome], seconds: float, template_problem: str) -> None:
         counts = {
             result: sum(1 for o in outcomes if o.result == result)
             for result in (UP_TO_DATE, MIGRATED, FAILED, LOCKED)
@@ -221,7 +250,10 @@ class Command(BaseCommand):
             raise CommandError(
                 f"{len(problems)} of {len(outcomes)} tenants were not migrated: "
                 + ", ".join(o.tenant_id for o in problems)
+                + (f"; and the {template_problem}" if template_problem else "")
             )
+        if template_problem:
+            raise CommandError(f"Every tenant was migrated, but the {template_problem}")
 
 
 def _worker_start() -> None:

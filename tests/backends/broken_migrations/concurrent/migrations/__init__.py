@@ -1,0 +1,1 @@
+"""``tests.tenantapp``'s migrations plus one that cannot run inside a transaction."""
