@@ -27,7 +27,7 @@ class AsgiResponse:
         return json.loads(self.body)
 
 
-async def asgi_get(path: str, host: str) -> AsgiResponse:
+async def asgi_get(path: str, host: str, query: str = "") -> AsgiResponse:
     global _application  # noqa: PLW0603 - built once per test process
     if _application is None:
         _application = get_asgi_application()
@@ -39,7 +39,7 @@ async def asgi_get(path: str, host: str) -> AsgiResponse:
         "scheme": "http",
         "path": path,
         "raw_path": path.encode(),
-        "query_string": b"",
+        "query_string": query.encode("latin-1"),
         "root_path": "",
         "headers": [(b"host", host.encode("latin-1"))],
         "client": ("127.0.0.1", 50000),

@@ -1,0 +1,1 @@
+"""The project's page types (a tenant app)."""

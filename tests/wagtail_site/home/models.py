@@ -1,0 +1,14 @@
+"""A page type of the project."""
+
+from __future__ import annotations
+
+from django.db import models
+from wagtail.models import Page
+from wagtail.search import index
+
+
+class HomePage(Page):
+    intro = models.CharField(max_length=250, blank=True)
+
+    search_fields = [*Page.search_fields, index.SearchField("intro")]
+    content_panels = [*Page.content_panels, "intro"]
