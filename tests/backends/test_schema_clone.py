@@ -452,6 +452,10 @@ UNCLONABLE = {
         ["GRANT SELECT ON {t}.tenantapp_note TO PUBLIC"],
         "differs from the template",
     ),
+    "clustered index": (
+        ["ALTER TABLE {t}.tenantapp_note CLUSTER ON note_text_idx"],
+        "differs from the template",
+    ),
 }
 
 
@@ -494,3 +498,90 @@ def test_clone_and_tenant_model_rows_stay_apart(
     assert get_tenant_model().objects.filter(tenant_id="clonecmp_rows").exists()
     tables = {row[0] for row in catalog_structure(tenant.schema_name)["tables"]}
     assert not {name for name in tables if name.startswith("testapp_")}
+
+
+# -- what only looks different is cloned ------------------------------------------------
+
+# Both were found on Wagtail's schema (issue 11): PostgreSQL keeps an index's column name
+# from when the index was made, and prints a re-parsed IN-list predicate differently.
+LOOKS_DIFFERENT = {
+    "index kept its name after a column rename": [
+        "ALTER TABLE {t}.tenantapp_note ADD COLUMN headline varchar(20)",
+        "CREATE UNIQUE INDEX note_headline_uniq ON {t}.tenantapp_note (headline)",
+        "ALTER TABLE {t}.tenantapp_note RENAME COLUMN headline TO title",
+    ],
+    "partial index on an IN list": [
+        "CREATE UNIQUE INDEX note_open_text ON {t}.tenantapp_note (text)"
+        " WHERE text IN ('open', 'draft')",
+    ],
+}
+
+
+@pytest.mark.parametrize("kind", sorted(LOOKS_DIFFERENT))
+def test_what_postgresql_only_prints_differently_is_cloned(
+    tenant_factory: TenantFactory,
+    template: str,
+    migrate_runs: list[str],
+    caplog: pytest.LogCaptureFixture,
+    kind: str,
+) -> None:
+    for statement in LOOKS_DIFFERENT[kind]:
+        execute(statement.format(t=template))  # test-owned DDL on a checked name
+    with caplog.at_level(logging.WARNING, logger="omnitenant.backends"):
+        tenant = tenant_factory(f"clonecmp_looks_{len(kind)}")
+    assert not [r.getMessage() for r in caplog.records if "instead of cloned" in r.getMessage()]
+    assert migrate_runs == []
+    assert migration_rows(tenant.schema_name) == migration_rows(template)
+    # The index is there and enforced in the clone.
+    column = "title" if "rename" in kind else "text"
+    execute(
+        sql.SQL("INSERT INTO {} (text, priority, created, {}) VALUES ('open', 3, now(), 'x')").format(
+            sql.Identifier(tenant.schema_name, "tenantapp_note"), sql.Identifier(column)
+        )
+        if column == "title"
+        else sql.SQL("INSERT INTO {} (text, priority, created) VALUES ('open', 3, now())").format(
+            sql.Identifier(tenant.schema_name, "tenantapp_note")
+        )
+    )
+    duplicate = (
+        "INSERT INTO {} (text, priority, created, title) VALUES ('other', 3, now(), 'x')"
+        if column == "title"
+        else "INSERT INTO {} (text, priority, created) VALUES ('open', 3, now())"
+    )
+    with pytest.raises(IntegrityError), transaction.atomic():
+        execute(sql.SQL(duplicate).format(sql.Identifier(tenant.schema_name, "tenantapp_note")))
+
+
+def test_a_copied_index_that_really_differs_is_still_caught(
+    tenant_factory: TenantFactory,
+    template: str,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A copy that loses a partial index's predicate is no reprint: it is refused."""
+    from omnitenant_backends import _clone as clone_module
+
+    execute(
+        f"CREATE UNIQUE INDEX note_open_text ON {template}.tenantapp_note (text)"
+        " WHERE text IN ('open', 'draft')"
+    )
+    create_definition = clone_module._create_definition
+
+    def lose_predicate(target: str, definition: Any) -> Any:
+        if definition.name == "note_open_text":
+            text = definition.definition.split(" WHERE ")[0]
+            definition = type(definition)(**{**_fields(definition), "definition": text})
+        return create_definition(target, definition)
+
+    monkeypatch.setattr(clone_module, "_create_definition", lose_predicate)
+    with caplog.at_level(logging.WARNING, logger="omnitenant.backends"):
+        tenant = tenant_factory("clonecmp_lost_predicate")
+    assert any(
+        "differs from the template" in r.getMessage() and "note_open_text" in r.getMessage()
+        for r in caplog.records
+    ), [r.getMessage() for r in caplog.records]
+    assert migration_rows(tenant.schema_name) != migration_rows(template)
+
+
+def _fields(definition: Any) -> dict[str, Any]:
+    return {name: getattr(definition, name) for name in definition.__slots__}

@@ -11,7 +11,7 @@ class HomeConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from django_omnitenant.signals import tenant_created  # noqa: PLC0415 - apps ready
-        from tests.wagtail_site.home.signals import point_site_at_tenant  # noqa: PLC0415
+        from django_omnitenant.signals import tenant_created
+        from tests.wagtail_site.home.signals import point_site_at_tenant
 
         tenant_created.connect(point_site_at_tenant, dispatch_uid="home-site-hostname")

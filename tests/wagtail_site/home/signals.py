@@ -13,7 +13,7 @@ def point_site_at_tenant(sender: Any, tenant: Any, **kwargs: Any) -> None:
 
     Runs inside the creation's transaction: a failure here rolls the tenant back.
     """
-    from wagtail.models import Site  # noqa: PLC0415 - apps ready
+    from wagtail.models import Site
 
     with TenantContext.use_master_db():
         primary = (
