@@ -535,9 +535,9 @@ def test_what_postgresql_only_prints_differently_is_cloned(
     # The index is there and enforced in the clone.
     column = "title" if "rename" in kind else "text"
     execute(
-        sql.SQL("INSERT INTO {} (text, priority, created, {}) VALUES ('open', 3, now(), 'x')").format(
-            sql.Identifier(tenant.schema_name, "tenantapp_note"), sql.Identifier(column)
-        )
+        sql.SQL(
+            "INSERT INTO {} (text, priority, created, {}) VALUES ('open', 3, now(), 'x')"
+        ).format(sql.Identifier(tenant.schema_name, "tenantapp_note"), sql.Identifier(column))
         if column == "title"
         else sql.SQL("INSERT INTO {} (text, priority, created) VALUES ('open', 3, now())").format(
             sql.Identifier(tenant.schema_name, "tenantapp_note")

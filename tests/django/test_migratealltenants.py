@@ -134,11 +134,17 @@ def test_a_tenant_being_migrated_elsewhere_is_reported_locked(ten_tenants: list[
 CONCURRENT = "tests.backends.broken_migrations.concurrent.migrations"
 
 
-def template_has(table_or_index: str) -> bool | None:
-    """Whether the template has the relation; ``None`` when there is no template."""
+def template_schema() -> str:
     from omnitenant_backends._clone import schema_template_name
 
     template = schema_template_name()
+    assert template, "the test settings keep the default SCHEMA_TEMPLATE"
+    return template
+
+
+def template_has(table_or_index: str) -> bool | None:
+    """Whether the template has the relation; ``None`` when there is no template."""
+    template = template_schema()
     with connections["default"].cursor() as cursor:
         cursor.execute("SELECT to_regnamespace(%s) IS NOT NULL", [template])
         row = cursor.fetchone()
@@ -158,14 +164,13 @@ def test_a_template_that_cannot_be_migrated_is_rebuilt_and_the_tenants_migrated(
     two_tenants: list[Any],
 ) -> None:
     from omnitenant_backends import migrate_schema_template
-    from omnitenant_backends._clone import schema_template_name
 
     migrate_schema_template()
     with connections["default"].cursor() as cursor:
         # Something in the template's way: the new migration's table exists already.
         cursor.execute(
             psycopg.sql.SQL("CREATE TABLE {} (id int)").format(
-                psycopg.sql.Identifier(schema_template_name(), "tenantapp_release_marker")
+                psycopg.sql.Identifier(template_schema(), "tenantapp_release_marker")
             )
         )
     fleet = [f"--tenant={tenant.tenant_id}" for tenant in two_tenants]
@@ -180,7 +185,7 @@ def test_a_template_that_cannot_be_migrated_is_rebuilt_and_the_tenants_migrated(
             with connections["default"].cursor() as cursor:
                 cursor.execute(
                     psycopg.sql.SQL("SELECT release FROM {}").format(
-                        psycopg.sql.Identifier(schema_template_name(), "tenantapp_release_marker")
+                        psycopg.sql.Identifier(template_schema(), "tenantapp_release_marker")
                     )
                 )
                 assert cursor.fetchall() == [("2.0",)]  # made by the migration, not by hand

@@ -9,8 +9,8 @@ in one scope answers in another (a page stored with the master's content-type id
 
 :class:`TenantKeyedCache` replaces the manager's cache dict, from ``ready()`` (see
 :func:`install_content_type_cache`): the key is the alias together with the
-``search_path`` its connection has in the current context (a tuple the omnitenant engine
-already keeps memoised), so each schema gets its own entries and a warm lookup stays two
+``search_path`` its connection has in the current context (the path the omnitenant engine
+sets, memoised per context state), so each schema gets its own entries and a warm lookup stays two
 dictionary reads and one context-variable read. Database tenants have aliases of their
 own, which already keep them apart.
 """
@@ -20,7 +20,9 @@ from __future__ import annotations
 from collections.abc import Iterator, MutableMapping
 from typing import Any
 
-from django.db import connections
+from omnitenant_backends import is_schema_exclusive, is_tenant_database_alias
+from omnitenant_backends.postgresql.base import wanted_search_path
+from omnitenant_context import ContextState, TenantContext
 
 __all__ = [
     "TenantKeyedCache",
@@ -31,14 +33,31 @@ __all__ = [
 
 StorageKey = tuple[str, tuple[str, ...]]
 
+# The last (alias, context state, exclusive flag) seen and its key: states are immutable
+# and reused for a whole scope, so a warm lookup costs an identity check, not a path.
+_memo: tuple[str, ContextState, bool, StorageKey] | None = None
+
 
 def storage_key(alias: str) -> StorageKey:
-    """The alias and the schemas its connection reads in the current context.
+    """The alias and the ``search_path`` its connection has in the current context.
 
-    For engines that do not follow the tenant context, the alias alone (an empty path).
+    The same path the omnitenant engine sets (:func:`wanted_search_path`), computed
+    without touching the connection: each schema behind ``default`` gets its own key.
     """
-    wanted = getattr(connections[alias], "_wanted", None)
-    return (alias, wanted() if wanted is not None else ())
+    global _memo  # noqa: PLW0603 - a one-entry memo, replaced whole (atomic)
+    state = TenantContext.get_state()
+    exclusive = is_schema_exclusive()
+    memo = _memo
+    if memo is not None and memo[1] is state and memo[0] == alias and memo[2] is exclusive:
+        return memo[3]
+    key = (
+        alias,
+        wanted_search_path(
+            state, tenant_database=is_tenant_database_alias(alias), exclusive=exclusive
+        ),
+    )
+    _memo = (alias, state, exclusive, key)
+    return key
 
 
 class TenantKeyedCache(MutableMapping[str, dict[Any, Any]]):

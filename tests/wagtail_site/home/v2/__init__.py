@@ -1,0 +1,1 @@
+"""The home app at its next release (see ``v2.migrations``)."""
