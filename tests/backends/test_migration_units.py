@@ -20,7 +20,7 @@ from psycopg import sql
 
 from django_omnitenant.utils import get_tenant_model
 from omnitenant_backends import migrate_schema_template
-from omnitenant_backends.conf import omnitenant_settings
+from omnitenant_backends.conf import backend_settings
 from omnitenant_context import ProvisioningError, TenantContext
 
 pytestmark = pytest.mark.postgres
@@ -41,7 +41,7 @@ def schemas() -> set[str]:
 
 
 def template_migrations() -> set[tuple[str, str]]:
-    template = omnitenant_settings().schema_template
+    template = backend_settings().schema_template
     assert template
     with connection.cursor() as cursor:
         cursor.execute(
@@ -144,7 +144,7 @@ def test_deferrable_constraints_start_each_migration_as_declared(live_db: None) 
 def test_a_template_that_cannot_be_migrated_does_not_block_creation(
     tenant_factory: TenantFactory, live_db: None
 ) -> None:
-    template = omnitenant_settings().schema_template
+    template = backend_settings().schema_template
     assert template
     migrate_schema_template()
     with connection.cursor() as cursor:
