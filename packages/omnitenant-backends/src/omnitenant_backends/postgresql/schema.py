@@ -47,9 +47,7 @@ def end_migration_unit(connection: Any) -> None:
 
     One round trip in the usual case (no deferrable constraint that starts immediate).
     """
-    statement = sql.SQL(_END_OF_UNIT).format(
-        public=sql.Literal(backend_settings().public_schema)
-    )
+    statement = sql.SQL(_END_OF_UNIT).format(public=sql.Literal(backend_settings().public_schema))
     with connection.cursor() as cursor:
         # No parameters: the three statements travel as one simple query; the cursor
         # stands on the first result, the names.
