@@ -63,6 +63,15 @@ def creation_path(request: pytest.FixtureRequest, live_db: None) -> Iterator[str
         # stand-in's migrations while Django still knows them.
         with override_settings(MIGRATION_MODULES={"tenantapp": DEFERRED}):
             migrate_schema_template(app_label="tenantapp", migration_name="0001_initial")
+        template = backend_settings().schema_template
+        assert template
+        with connection.cursor() as cursor:
+            cursor.execute(
+                sql.SQL("SELECT count(*) FROM {}").format(
+                    sql.Identifier(template, "tenantapp_note")
+                )
+            )
+            assert cursor.fetchone() == (0,), "the template keeps no row of the stand-in"
     else:
         with config(CLONE_SCHEMA_TEMPLATE=False):
             yield path

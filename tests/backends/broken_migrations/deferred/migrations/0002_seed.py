@@ -12,7 +12,13 @@ def seed(apps: Any, schema_editor: Any) -> None:
     note_model.objects.create(notebook=notebook, text="Seeded by a data migration")
 
 
+def unseed(apps: Any, schema_editor: Any) -> None:
+    # A real way back: a template migrated back must not keep the rows in its clones.
+    apps.get_model("tenantapp", "Note").objects.filter(text="Seeded by a data migration").delete()
+    apps.get_model("tenantapp", "Notebook").objects.filter(title="Welcome").delete()
+
+
 class Migration(migrations.Migration):
     dependencies = [("tenantapp", "0001_initial")]
 
-    operations = [migrations.RunPython(seed, migrations.RunPython.noop)]
+    operations = [migrations.RunPython(seed, unseed)]
