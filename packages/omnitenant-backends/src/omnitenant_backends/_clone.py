@@ -850,6 +850,10 @@ def _verify(alias: str, template: str, target: str, plan: _Plan) -> None:
         )
 
 
+class _RollBack(Exception):
+    """Leaves a savepoint by rolling it back (scratch work)."""
+
+
 _INDEX_LINE = re.compile(r"index (?P<name>\S+) (?P<flags>.*?) def=(?P<definition>.*)", re.DOTALL)
 
 
@@ -883,33 +887,36 @@ def _reprinted_indexes(
     if not candidates:
         return pairs
     scratch = f"omnitenant_scratch_{secrets.token_hex(6)}"
-    savepoint = transaction.savepoint(using=alias)
     try:
-        with connections[alias].cursor() as cursor:
-            cursor.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(scratch)))
-        made: set[str] = set()
-        for line, match, (copy_line, copy_match) in candidates:
-            table = tables.get(match["name"])
-            if table is None:
-                continue
-            with _in_schema(scratch), connections[alias].cursor() as cursor:
-                if table not in made:
-                    cursor.execute(
-                        sql.SQL("CREATE TABLE {} (LIKE {})").format(
-                            sql.Identifier(scratch, table), sql.Identifier(target, table)
+        # A savepoint rolled back on leaving (Django's savepoint() is deprecated from 6.1):
+        # nothing of the scratch schema stays.
+        with transaction.atomic(using=alias):
+            with connections[alias].cursor() as cursor:
+                cursor.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(scratch)))
+            made: set[str] = set()
+            for line, match, (copy_line, copy_match) in candidates:
+                table = tables.get(match["name"])
+                if table is None:
+                    continue
+                with _in_schema(scratch), connections[alias].cursor() as cursor:
+                    if table not in made:
+                        cursor.execute(
+                            sql.SQL("CREATE TABLE {} (LIKE {})").format(
+                                sql.Identifier(scratch, table), sql.Identifier(target, table)
+                            )
                         )
+                        made.add(table)
+                    # Catalog text from pg_get_indexdef, as in _create_definition; its
+                    # table is unqualified and resolves to the scratch copy.
+                    cursor.execute(sql.SQL(match["definition"]))  # catalog text, see above
+                    cursor.execute(
+                        "SELECT pg_catalog.pg_get_indexdef(%s::pg_catalog.regclass, 0, true)",
+                        [sql.Identifier(scratch, match["name"]).as_string(None)],
                     )
-                    made.add(table)
-                # Catalog text from pg_get_indexdef, as in _create_definition; its table
-                # is unqualified and resolves to the scratch copy.
-                cursor.execute(sql.SQL(match["definition"]))  # catalog text, see above
-                cursor.execute(
-                    "SELECT pg_catalog.pg_get_indexdef(%s::pg_catalog.regclass, 0, true)",
-                    [sql.Identifier(scratch, match["name"]).as_string(None)],
-                )
-                row = cursor.fetchone()
-            if row and row[0] == copy_match["definition"]:
-                pairs[line] = copy_line
-    finally:
-        transaction.savepoint_rollback(savepoint, using=alias)
+                    row = cursor.fetchone()
+                if row and row[0] == copy_match["definition"]:
+                    pairs[line] = copy_line
+            raise _RollBack
+    except _RollBack:
+        pass
     return pairs
