@@ -85,18 +85,15 @@ class TenantKeyedCache(MutableMapping[str, dict[Any, Any]]):
         return self._by_storage.setdefault(storage_key(alias), default)
 
     def __iter__(self) -> Iterator[str]:
-        keys = list(self._by_storage)
-        return iter([alias for alias, _path in keys if storage_key(alias) == (alias, _path)])
+        # The aliases whose entries belong to the storage each reaches right now.
+        stored = list(self._by_storage)
+        return iter([key[0] for key in stored if storage_key(key[0]) == key])
 
     def __len__(self) -> int:
         return sum(1 for _alias in self)
 
     def clear(self) -> None:
         self._by_storage.clear()
-
-    def storages(self) -> int:
-        """How many storages have entries (for tests and diagnostics)."""
-        return len(self._by_storage)
 
 
 def _managers() -> list[Any]:
