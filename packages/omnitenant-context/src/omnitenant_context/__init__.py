@@ -6,7 +6,7 @@ it alone.
 """
 
 from omnitenant_context.__about__ import __version__
-from omnitenant_context._context import EMPTY_STATE, ContextState, TenantContext, TenantScope
+from omnitenant_context._context import TenantContext, TenantScope
 from omnitenant_context._identifiers import (
     MAX_IDENTIFIER_LENGTH,
     RESERVED_WORDS,
@@ -15,14 +15,14 @@ from omnitenant_context._identifiers import (
 )
 from omnitenant_context._protocols import (
     ContextListener,
-    IsolationType,
     PathMountingResolver,
     RequestLike,
-    Tenant,
     TenantBackend,
     TenantResolver,
     TenantStore,
 )
+from omnitenant_context._state import EMPTY_STATE, ContextState
+from omnitenant_context._tenant import IsolationType, Tenant
 from omnitenant_context.exceptions import (
     ConfigurationError,
     DomainNotFound,

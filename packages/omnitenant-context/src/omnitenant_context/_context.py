@@ -4,45 +4,18 @@ from __future__ import annotations
 
 import threading
 from contextvars import ContextVar, Token
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from types import TracebackType
-from typing import Final, final
+from typing import final
 
 from omnitenant_context._identifiers import check_identifier
-from omnitenant_context._protocols import ContextListener, Tenant
+from omnitenant_context._protocols import ContextListener
+from omnitenant_context._state import EMPTY_STATE, ContextState
+from omnitenant_context._tenant import Tenant
 from omnitenant_context.exceptions import NoTenantActive
 
-__all__ = ["ContextState", "TenantContext", "TenantScope"]
+__all__ = ["TenantContext", "TenantScope"]
 
-
-@final
-@dataclass(frozen=True, slots=True)
-class ContextState:
-    """An immutable snapshot of the tenant context.
-
-    Exactly one state is current in each thread, asyncio task and ``contextvars``
-    context. Capture it with :meth:`TenantContext.get_state` and re-enter it elsewhere
-    (another thread, a worker) with :meth:`TenantContext.use_state`.
-
-    Attributes:
-        tenant: The active tenant, or ``None``.
-        master: ``True`` inside :meth:`TenantContext.use_master_db`: queries go to the
-            master database and the shared schema, whatever tenant was active outside.
-        schema: The schema chosen with :meth:`TenantContext.use_schema`, or ``None``.
-            It overrides the tenant's own schema on PostgreSQL connections.
-    """
-
-    tenant: Tenant | None = None
-    master: bool = False
-    schema: str | None = None
-
-    @property
-    def is_empty(self) -> bool:
-        """``True`` when no tenant, master scope or schema is active."""
-        return self.tenant is None and not self.master and self.schema is None
-
-
-EMPTY_STATE: Final = ContextState()
 
 _state: ContextVar[ContextState] = ContextVar("omnitenant_context_state", default=EMPTY_STATE)
 

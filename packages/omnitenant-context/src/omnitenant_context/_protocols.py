@@ -9,67 +9,19 @@ not need to subclass anything; conformance is structural and checked statically.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from enum import StrEnum
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
-if TYPE_CHECKING:
-    from omnitenant_context._context import ContextState
+from omnitenant_context._state import ContextState
+from omnitenant_context._tenant import Tenant
 
 __all__ = [
     "ContextListener",
-    "IsolationType",
     "PathMountingResolver",
     "RequestLike",
-    "Tenant",
     "TenantBackend",
     "TenantResolver",
     "TenantStore",
 ]
-
-
-class IsolationType(StrEnum):
-    """Where a tenant's data lives. Chosen per tenant, so one deployment can mix them."""
-
-    SCHEMA = "schema"
-    """A PostgreSQL schema of its own inside the shared database."""
-
-    DATABASE = "database"
-    """A database of its own (PostgreSQL or an SQLite file)."""
-
-
-@runtime_checkable
-class Tenant(Protocol):
-    """What every layer may read of a tenant.
-
-    The members are read-only, so a frozen dataclass, a named tuple or a Django model
-    with the same attributes all conform. Implementations must keep every value stable
-    for the lifetime of the object: layers cache what they derive from it.
-    """
-
-    @property
-    def tenant_id(self) -> str:
-        """The tenant's unique, immutable identifier; it obeys :func:`check_identifier`."""
-        ...
-
-    @property
-    def isolation_type(self) -> str:
-        """One of the :class:`IsolationType` values."""
-        ...
-
-    @property
-    def schema_name(self) -> str:
-        """The PostgreSQL schema that holds the tenant's tables (schema isolation)."""
-        ...
-
-    @property
-    def database_alias(self) -> str:
-        """The connection alias of the tenant's own database (database isolation)."""
-        ...
-
-    @property
-    def cache_namespace(self) -> str:
-        """The prefix that separates the tenant's cache keys from everyone else's."""
-        ...
 
 
 @runtime_checkable

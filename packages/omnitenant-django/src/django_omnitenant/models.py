@@ -29,6 +29,7 @@ from django.db import models
 
 from django_omnitenant.conf import OmnitenantConfigurationError, app_settings
 from django_omnitenant.constants import IsolationType, TenantStatus
+from django_omnitenant.stores import invalidate_tenant_cache
 from django_omnitenant.validators import validate_domain, validate_schema_name, validate_tenant_id
 from omnitenant_context import InvalidHost
 from omnitenant_resolvers import normalize_host
@@ -288,7 +289,4 @@ def _normalised_domain(value: object) -> str:
 
 
 def _tenant_data_changed() -> None:
-    # Imported late: the store module imports the models' app registry helpers.
-    from django_omnitenant.stores import invalidate_tenant_cache  # noqa: PLC0415
-
     invalidate_tenant_cache()
