@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from omnitenant_context import IsolationType
@@ -26,3 +27,12 @@ def plain_tenant(tenant_id: str, isolation_type: str = IsolationType.SCHEMA) -> 
         database_alias=f"tenant_{tenant_id}",
         cache_namespace=tenant_id,
     )
+
+
+def per_run(name: str) -> str:
+    """``name`` made unique to this test run, for names the server shares between runs.
+
+    A PostgreSQL database (or anything else outside this run's test database and
+    temporary folders) named this way is never touched by another run on the machine.
+    """
+    return f"{name}_{os.environ['OMNITENANT_TEST_RUN']}"

@@ -2,15 +2,19 @@
 
 Every behavioural test runs against each backend through ``settings.CACHES`` and
 ``django.core.cache.caches``, exactly as a project switches to the tenant-aware classes.
-The Redis runs use the real server of this machine, database 13 (12 for the tests that
-flush) and a key prefix unique to the test, and delete the keys they made; the database
+The Redis runs use the real server of this machine, database 13, with a key prefix unique
+to the test, and delete the keys they made; the tests that flush (FLUSHDB) use a private
+redis-server of the test run instead, so they never empty another run's keys. The database
 runs create a cache table of their own in the PostgreSQL test database and drop it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import shutil
+import subprocess
 import threading
+import time
 import uuid
 from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -45,8 +49,6 @@ from tests.support import PlainTenant, plain_tenant
 T = TypeVar("T")
 
 REDIS_URL = "redis://127.0.0.1:6379/13"
-# The global clear() is Redis FLUSHDB: the tests of it get a database no other test uses.
-REDIS_FLUSH_URL = "redis://127.0.0.1:6379/12"
 DEFAULT_CACHE = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 
 acme = plain_tenant("acme")
@@ -120,7 +122,6 @@ def cache_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[d
         _drop_cache_table(entry["LOCATION"])
     elif request.param == "redis":
         _delete_redis_keys(REDIS_URL, run)
-        _delete_redis_keys(REDIS_FLUSH_URL, run)
     elif request.param == "locmem":
         LocMemCache(run, {}).clear()  # no tenant: empties this LocMem store
 
@@ -150,12 +151,59 @@ def _drop_cache_table(table: str) -> None:
         cursor.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(table)))
 
 
+@pytest.fixture(scope="session")
+def private_redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Redis server of this test run alone: a Unix socket in the run's temporary folder.
+
+    The global ``clear()`` of the Redis backend is FLUSHDB. On the machine's shared server
+    it would empty whatever another test run keeps in that database, so the tests of it
+    flush a server nobody else can reach. Stopped (by its pid) at the end of the session.
+    """
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail("redis-server is not installed (Debian: apt-get install redis-server)")
+    folder = tmp_path_factory.mktemp("redis")
+    socket_path = folder / "redis.sock"
+    command = [binary, "--port", "0", "--unixsocket", str(socket_path), "--dir", str(folder)]
+    command += ["--save", "", "--appendonly", "no"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"unix://{socket_path}"
+    try:
+        deadline = time.monotonic() + 10
+        while not _redis_answers(url):
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the private redis-server did not start ({command})")
+            time.sleep(0.05)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _redis_answers(url: str) -> bool:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+    finally:
+        client.close()
+
+
 @pytest.fixture
-def flushable_cache(cache_settings: dict[str, Any]) -> Iterator[TenantCacheMixin]:
+def flushable_cache(
+    cache_settings: dict[str, Any], request: pytest.FixtureRequest
+) -> Iterator[TenantCacheMixin]:
     """Like ``cache``, for the tests that empty the whole cache (on Redis: FLUSHDB)."""
     own_settings = {**cache_settings}
     if own_settings["LOCATION"] == REDIS_URL:
-        own_settings["LOCATION"] = REDIS_FLUSH_URL
+        own_settings["LOCATION"] = request.getfixturevalue("private_redis_url")
     with override_settings(CACHES={"default": DEFAULT_CACHE, "tenant": own_settings}):
         tenant_cache = caches["tenant"]
         assert isinstance(tenant_cache, TenantCacheMixin)

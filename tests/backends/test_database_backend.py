@@ -12,6 +12,7 @@ import pytest
 from django.conf import settings
 from django.db import connections
 from django.test import override_settings
+from psycopg import sql
 
 from django_omnitenant.utils import get_tenant_backend, get_tenant_model
 from omnitenant_backends import (
@@ -23,11 +24,26 @@ from omnitenant_backends import (
 from omnitenant_backends.conf import OmnitenantConfigurationError, backend_settings
 from omnitenant_backends.signals import tenant_created
 from omnitenant_context import ProvisioningError, TenantContext
+from tests.support import per_run
 from tests.tenantapp.models import Note
 
 pytestmark = pytest.mark.postgres
 
 PG_ENGINE = "django.db.backends.postgresql"
+# Databases live on the server, outside this run's test database: named per run.
+DB_PG = per_run("omnitenant_t_db_pg")
+DB_FAIL_PG = per_run("omnitenant_t_db_fail_pg")
+TAKEN = per_run("omnitenant_t_taken")
+TPL_SOURCE = per_run("omnitenant_t_tpl_source")
+DB_FROM_TPL = per_run("omnitenant_t_db_from_tpl")
+
+
+def _drop_database(name: str) -> sql.Composed:
+    return sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name))
+
+
+def _create_database(name: str) -> sql.Composed:
+    return sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
 
 
 def _pg_config(name: str) -> dict[str, Any]:
@@ -63,17 +79,17 @@ def test_sqlite_tenant_gets_its_own_file_and_tables(tenant_factory: Any) -> None
 
 
 def test_postgres_tenant_gets_its_own_database(tenant_factory: Any) -> None:
-    tenant = tenant_factory("db_pg", "database", database_config=_pg_config("omnitenant_t_db_pg"))
-    assert _database_exists("omnitenant_t_db_pg")
+    tenant = tenant_factory("db_pg", "database", database_config=_pg_config(DB_PG))
+    assert _database_exists(DB_PG)
     with TenantContext.use_tenant(tenant):
         Note.objects.create(text="in postgres")
         # The master tables stay reachable: the router sends them to the master.
         assert get_tenant_model().objects.filter(tenant_id="db_pg").exists()
     with connections[tenant.database_alias].cursor() as cursor:
         cursor.execute("SELECT current_database()")
-        assert cursor.fetchone() == ("omnitenant_t_db_pg",)
+        assert cursor.fetchone() == (DB_PG,)
     get_tenant_backend(tenant).delete(drop_data=True)
-    assert not _database_exists("omnitenant_t_db_pg")
+    assert not _database_exists(DB_PG)
 
 
 def test_registration_never_edits_settings_databases(tenant_factory: Any) -> None:
@@ -136,7 +152,7 @@ def test_failed_provisioning_leaves_no_file_no_database_and_no_row(live_db: None
 
     for tenant_id, config in (
         ("db_fail_lite", {}),
-        ("db_fail_pg", _pg_config("omnitenant_t_db_fail_pg")),
+        ("db_fail_pg", _pg_config(DB_FAIL_PG)),
     ):
         tenant = tenant_model.objects.create(
             tenant_id=tenant_id, name="x", isolation_type="database", database_config=config
@@ -173,21 +189,21 @@ def test_existing_file_is_neither_adopted_nor_removed(live_db: None) -> None:
 
 def test_existing_postgres_database_is_neither_adopted_nor_dropped(live_db: None) -> None:
     with _admin() as conn:
-        conn.execute("DROP DATABASE IF EXISTS omnitenant_t_taken")
-        conn.execute("CREATE DATABASE omnitenant_t_taken")
+        conn.execute(_drop_database(TAKEN))
+        conn.execute(_create_database(TAKEN))
     try:
         tenant = get_tenant_model().objects.create(
             tenant_id="db_taken",
             name="x",
             isolation_type="database",
-            database_config=_pg_config("omnitenant_t_taken"),
+            database_config=_pg_config(TAKEN),
         )
         with pytest.raises(ProvisioningError, match="already exists"):
             get_tenant_backend(tenant).create()
-        assert _database_exists("omnitenant_t_taken")
+        assert _database_exists(TAKEN)
     finally:
         with _admin() as conn:
-            conn.execute("DROP DATABASE IF EXISTS omnitenant_t_taken")
+            conn.execute(_drop_database(TAKEN))
 
 
 @pytest.mark.parametrize(
@@ -241,17 +257,17 @@ def test_delete_keeps_data_unless_asked(tenant_factory: Callable[..., Any]) -> N
 
 def test_postgres_tenant_can_be_created_from_a_template_database(live_db: None) -> None:
     with _admin() as conn:
-        conn.execute("DROP DATABASE IF EXISTS omnitenant_t_tpl_source")
-        conn.execute("CREATE DATABASE omnitenant_t_tpl_source")
-    with _admin("omnitenant_t_tpl_source") as conn:
+        conn.execute(_drop_database(TPL_SOURCE))
+        conn.execute(_create_database(TPL_SOURCE))
+    with _admin(TPL_SOURCE) as conn:
         conn.execute("CREATE TABLE marker (value text)")
         conn.execute("INSERT INTO marker VALUES ('from the template')")
-    config = {**settings.OMNITENANT_CONFIG, "POSTGRES_TEMPLATE_DATABASE": "omnitenant_t_tpl_source"}
+    config = {**settings.OMNITENANT_CONFIG, "POSTGRES_TEMPLATE_DATABASE": TPL_SOURCE}
     tenant = get_tenant_model().objects.create(
         tenant_id="db_from_tpl",
         name="x",
         isolation_type="database",
-        database_config=_pg_config("omnitenant_t_db_from_tpl"),
+        database_config=_pg_config(DB_FROM_TPL),
     )
     try:
         with override_settings(OMNITENANT_CONFIG=config):
@@ -265,8 +281,8 @@ def test_postgres_tenant_can_be_created_from_a_template_database(live_db: None) 
         get_tenant_backend(tenant).delete(drop_data=True)
         tenant.delete()
         with _admin() as conn:
-            conn.execute("DROP DATABASE IF EXISTS omnitenant_t_tpl_source")
-    assert not _database_exists("omnitenant_t_db_from_tpl")
+            conn.execute(_drop_database(TPL_SOURCE))
+    assert not _database_exists(DB_FROM_TPL)
 
 
 @pytest.mark.parametrize(

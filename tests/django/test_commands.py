@@ -20,6 +20,7 @@ from django.db import connections
 from django_omnitenant.utils import get_tenant_backend
 from omnitenant_backends.schema import schema_exists
 from omnitenant_context import TenantContext
+from tests.support import per_run
 from tests.tenantapp.models import Note
 from tests.testapp.models import Domain, Tenant
 
@@ -102,7 +103,7 @@ def test_createtenant_database_tenant_reads_the_password_from_the_environment(
         "--db-engine",
         "postgresql",
         "--db-name",
-        "omnitenant_t_cmd_dbpw",
+        per_run("omnitenant_t_cmd_dbpw"),
         "--db-host",
         "127.0.0.1",
         "--db-user",
