@@ -8,10 +8,13 @@ CI), where a missing service fails every such test instead of hiding it.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
+import tempfile
 from collections.abc import Callable, Iterator
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -55,6 +58,53 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"omnitenant services: {', '.join(found)}; services {mode}",
         f"django {django.get_version()}",
     ]
+
+
+# What a run names after itself ends in "_py<version>_<pid>" (tests/settings.py).
+_RUN_NAME = re.compile(
+    r"^(?:test_omnitenant_|omnitenant_t_\w+_|omnitenant-tests-)py\d+_(\d+)(?:_\w+)?$"
+)
+
+
+def _dead(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Remove what killed runs left behind: their process is gone, nobody uses it.
+
+    A run that ends normally removes its own resources; one that is killed cannot. Only
+    names of runs on this machine (a pid that no longer exists) on a local server, with no
+    open connection, are dropped, so a run that is alive is never touched.
+    """
+    if os.environ.get("OMNITENANT_TEST_RUN_OWNER") != str(os.getpid()):
+        return
+    for folder in Path(tempfile.gettempdir()).glob("omnitenant-tests-py*"):
+        match = _RUN_NAME.match(folder.name)
+        if match and _dead(int(match.group(1))):
+            shutil.rmtree(folder, ignore_errors=True)
+    host = SERVICES["postgres"][0]
+    if host not in ("127.0.0.1", "localhost", "::1") or not service_available("postgres"):
+        return
+    import psycopg
+    from psycopg import sql
+
+    user = os.environ.get("OMNITENANT_PGUSER", "postgres")
+    with psycopg.connect(host=host, user=user, dbname="postgres", autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT d.datname FROM pg_database d WHERE NOT EXISTS "
+            "(SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname)"
+        ).fetchall()
+        for (name,) in rows:
+            match = _RUN_NAME.match(name)
+            if match and _dead(int(match.group(1))):
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
