@@ -9,7 +9,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, ClassVar
 
 from django.core.management import call_command
-from django.db import models
+from django.db import connections, models
 
 from omnitenant_backends.conf import backend_settings
 from omnitenant_backends.signals import tenant_created, tenant_deleted, tenant_migrated
@@ -152,5 +152,11 @@ class BaseTenantBackend(ABC):
         if not isinstance(tenant, models.Model) or tenant.pk is None:
             return
         master = backend_settings().master_database
+        connection = connections[master]
+        raw = connection.connection
+        if connection.in_atomic_block and getattr(raw, "closed", False):
+            # The row was written in a transaction that its dead connection took with
+            # it: there is nothing to delete, and no way to ask.
+            return
         with TenantContext.use_master_db():
             type(tenant)._default_manager.using(master).filter(pk=tenant.pk).delete()
