@@ -37,6 +37,11 @@ def boom(request: HttpRequest) -> HttpResponse:
     raise RuntimeError("the view failed")
 
 
+def write_then_fail(request: HttpRequest) -> HttpResponse:
+    Note.objects.create(text=request.GET.get("text", "written by a failing view"))
+    raise RuntimeError("the view failed after writing")
+
+
 def stream(request: HttpRequest) -> StreamingHttpResponse:
     def chunks() -> Iterator[str]:
         for _ in range(3):
@@ -65,6 +70,7 @@ urlpatterns = [
     path("notes/", notes),
     path("notes/add/", add_note),
     path("boom/", boom),
+    path("write-then-fail/", write_then_fail),
     path("stream/", stream),
     path("closer/", closer),
 ]

@@ -149,9 +149,23 @@ class BackendSettings:
         32,
         parse=positive_int,
         section=_DATABASE,
-        doc="Per thread, at most this many tenant database connections stay open; the "
-        "least recently used one is closed when another tenant needs one (never one "
-        "inside a transaction). A positive integer.",
+        doc="Per process (all threads together), at most this many database tenants' "
+        "connections are held; past that the least recently used idle one is closed and "
+        "its alias leaves Django's connection handler. A connection in a transaction or "
+        "with an open cursor (an unfinished `.iterator()`) is never closed; another "
+        "thread's is closed by that thread at its next tenant switch or request end. A "
+        "positive integer. See [isolation.md](isolation.md#connections-of-database-tenants).",
+    )
+    atomic_follows_tenant: bool = setting(
+        "ATOMIC_FOLLOWS_TENANT",
+        True,
+        parse=flag,
+        section=_DATABASE,
+        doc="`transaction.atomic()` and `ATOMIC_REQUESTS` on the default alias also cover "
+        "the active database tenant's alias (switched on by the app's start-up). `False`: "
+        "they do not, and a write to a database tenant inside such a block raises "
+        "`TransactionManagementError`. See "
+        "[isolation.md](isolation.md#transactions-of-database-tenants).",
     )
 
     warm_pool_size: int = setting(

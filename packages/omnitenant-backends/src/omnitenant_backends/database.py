@@ -1,11 +1,12 @@
 """Database per tenant: each tenant has a database of its own (PostgreSQL or SQLite).
 
-A tenant's connection alias is registered with Django's connection handler the first time
-the tenant is used in a process, built from the tenant's stored ``database_config`` merged
-over ``OMNITENANT_CONFIG['DATABASE_DEFAULTS']``. ``settings.DATABASES`` is never edited:
-the handler gets a private copy of it the first time an alias is added. Per thread, at
-most ``MAX_OPEN_TENANT_CONNECTIONS`` tenant connections stay open; the least recently
-used one is closed when another tenant needs a connection.
+A tenant's connection alias is built from the tenant's stored ``database_config`` merged
+over ``OMNITENANT_CONFIG['DATABASE_DEFAULTS']`` the first time the tenant is used in a
+process. It is in Django's connection handler only while a thread holds a connection
+object for it: per process at most ``MAX_OPEN_TENANT_CONNECTIONS`` are held, the least
+recently used idle one is closed and its alias dropped when another tenant needs one
+(``_connections``), so nothing Django walks per request grows with the number of tenants.
+``settings.DATABASES`` is never edited: the handler gets a private copy of it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from django.db.utils import load_backend
 from psycopg import sql
 
 from omnitenant_backends._base import BaseTenantBackend
+from omnitenant_backends._connections import forget_alias, hold
 from omnitenant_backends.conf import OmnitenantConfigurationError, backend_settings
 from omnitenant_backends.postgresql.base import TENANT_DATABASE_FLAG
 from omnitenant_backends.postgresql.base import DatabaseWrapper as OmnitenantDatabaseWrapper
@@ -44,9 +45,9 @@ _DJANGO_POSTGRES_ENGINE = "django.db.backends.postgresql"
 _SYSTEM_DATABASES = frozenset({"postgres", "template0", "template1"})
 
 _registry_lock = threading.Lock()
-# Aliases this process registered, with the settings dict they were registered with.
+# Aliases this process has built, with their complete settings entry. Only looked up,
+# never walked: the connection handler sees an alias only while a thread holds it.
 _registered: dict[str, dict[str, Any]] = {}
-_recent = threading.local()
 
 
 @functools.cache
@@ -113,37 +114,39 @@ def sqlite_directory() -> Path:
 
 
 def tenant_database_alias(tenant: Tenant) -> str:
-    """Return ``tenant``'s connection alias, registering it in this process if needed.
+    """Return ``tenant``'s connection alias, making it usable in this thread if needed.
 
-    Cheap when warm (two dictionary look-ups): the router calls it for every query.
+    Cheap when warm (the thread used the same alias last: one attribute look-up and one
+    comparison): the router calls it for every query. Otherwise the alias joins the
+    connection handler's settings for as long as a thread holds it, within the
+    process-wide bound ``MAX_OPEN_TENANT_CONNECTIONS`` (see ``_connections``).
     """
     alias = tenant.database_alias
-    if alias not in _registered:
-        _register(alias, tenant)
-    _touch(alias)
+    entry = _registered.get(alias)
+    if entry is None:
+        entry = _register(alias, tenant)
+    hold(alias, entry, backend_settings().max_open_tenant_connections)
     return alias
 
 
-def _register(alias: str, tenant: Tenant) -> None:
+def _register(alias: str, tenant: Tenant) -> dict[str, Any]:
     conf = backend_settings()
     if alias == conf.master_database or alias in settings.DATABASES:
         raise OmnitenantConfigurationError(
             f"Tenant {tenant.tenant_id!r} would use the alias {alias!r}, which "
             "settings.DATABASES already defines; rename that database alias."
         )
-    entry = tenant_database_settings(tenant)
+    entry = _with_django_defaults(tenant_database_settings(tenant))
+    if entry.get("ATOMIC_REQUESTS"):
+        raise OmnitenantConfigurationError(
+            f"Tenant {tenant.tenant_id!r} sets ATOMIC_REQUESTS in its database settings "
+            "(or DATABASE_DEFAULTS): set it on the master database instead; a database "
+            "tenant's transaction follows the master's (docs/isolation.md)."
+        )
     with _registry_lock:
-        if alias in _registered:
-            return
-        handler_settings = connections.settings
-        if handler_settings is settings.DATABASES:
-            # First registration: give the handler its own copy, so settings.DATABASES
-            # (shared by everything that reads settings) is never edited.
-            handler_settings = dict(handler_settings)
-            connections.__dict__["settings"] = handler_settings
-        handler_settings[alias] = _with_django_defaults(entry)
-        _registered[alias] = handler_settings[alias]
+        entry = _registered.setdefault(alias, entry)
     logger.debug("registered database alias %s", alias)
+    return entry
 
 
 def _with_django_defaults(entry: dict[str, Any]) -> dict[str, Any]:
@@ -157,33 +160,10 @@ def _with_django_defaults(entry: dict[str, Any]) -> dict[str, Any]:
     return completed
 
 
-def _touch(alias: str) -> None:
-    recent: OrderedDict[str, None] | None = getattr(_recent, "aliases", None)
-    if recent is None:
-        recent = _recent.aliases = OrderedDict()
-    if alias in recent:
-        recent.move_to_end(alias)
-    else:
-        recent[alias] = None
-    limit = backend_settings().max_open_tenant_connections
-    while len(recent) > limit:
-        oldest = next(iter(recent))
-        if oldest in _registered:
-            connection = connections[oldest]
-            if connection.in_atomic_block:
-                # Never close a connection inside a transaction; try again next time.
-                break
-            connection.close()
-        del recent[oldest]
-
-
 def _unregister(alias: str) -> None:
+    forget_alias(alias)
     with _registry_lock:
         _registered.pop(alias, None)
-        connections.settings.pop(alias, None)
-    recent: OrderedDict[str, None] | None = getattr(_recent, "aliases", None)
-    if recent is not None:
-        recent.pop(alias, None)
 
 
 class DatabaseTenantBackend(BaseTenantBackend):
@@ -234,10 +214,7 @@ class DatabaseTenantBackend(BaseTenantBackend):
     def _drop(self) -> None:
         entry = self.settings_dict
         self._refuse_shared(entry)
-        alias = self.tenant.database_alias
-        if alias in _registered:
-            connections[alias].close()
-            _unregister(alias)
+        _unregister(self.tenant.database_alias)
         if entry["ENGINE"] == _SQLITE_ENGINE:
             for suffix in ("", "-wal", "-shm", "-journal"):
                 Path(entry["NAME"] + suffix).unlink(missing_ok=True)

@@ -4,8 +4,11 @@ It registers system checks and the context listener that sends ``tenant_activate
 ``tenant_deactivated``, applies the signing and sites settings, and (with
 ``django.contrib.contenttypes`` installed) gives ``ContentType.objects`` a cache keyed by
 tenant storage instead of by alias alone (see :mod:`django_omnitenant.contenttypes`),
-here and not at import time. :func:`shutdown` undoes the listener and the cache (tests
-use it).
+here and not at import time. It also connects the request-end release of database
+tenants' connections other threads asked for, and (unless ``ATOMIC_FOLLOWS_TENANT`` is
+False) installs the integration by which atomic blocks on the default alias also cover the
+active database tenant (:mod:`omnitenant_backends.transactions`). :func:`shutdown` undoes
+all but the checks (tests use it).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any
 
 from django.apps import apps
 from django.core import checks
+from django.core.signals import request_finished, setting_changed
 from django.db.models.signals import post_delete, post_save
 
 from django_omnitenant.checks import check_configuration
@@ -27,8 +31,13 @@ from django_omnitenant.signing import apply_signing_setting
 from django_omnitenant.sites import apply_sites_setting
 from django_omnitenant.stores import invalidate_tenant_cache
 from django_omnitenant.utils import get_domain_model, get_tenant_model
-from omnitenant_backends.conf import OmnitenantConfigurationError
+from omnitenant_backends.conf import OmnitenantConfigurationError, backend_settings
+from omnitenant_backends.database import release_requested_connections
 from omnitenant_backends.signals import tenant_created, tenant_deleted
+from omnitenant_backends.transactions import (
+    follow_tenant_transactions,
+    stop_following_tenant_transactions,
+)
 
 __all__ = ["bootstrap", "shutdown"]
 
@@ -46,6 +55,31 @@ def bootstrap() -> None:
         # A schema made again under an old name may number its content types anew.
         for signal in (tenant_created, tenant_deleted):
             signal.connect(_forget_content_types, dispatch_uid="omnitenant-content-types")
+    request_finished.connect(_release_requested, dispatch_uid="omnitenant-release-connections")
+    apply_transaction_following()
+    setting_changed.connect(_settings_changed, dispatch_uid="omnitenant-transaction-following")
+
+
+def apply_transaction_following() -> None:
+    """Install or remove the atomic-follows-tenant integration as the settings say."""
+    try:
+        follow = backend_settings().atomic_follows_tenant
+    except OmnitenantConfigurationError:
+        return  # reported by the system checks
+    if follow:
+        follow_tenant_transactions()
+    else:
+        stop_following_tenant_transactions()
+
+
+def _release_requested(**kwargs: object) -> None:
+    release_requested_connections()
+
+
+def _settings_changed(*, setting: str, **kwargs: object) -> None:
+    if setting == "OMNITENANT_CONFIG":
+        backend_settings.reload()  # whichever receiver runs first, read the new value
+        apply_transaction_following()
 
 
 def _forget_content_types(**_: Any) -> None:
@@ -76,3 +110,6 @@ def shutdown() -> None:
         uninstall_content_type_cache()
         for signal in (tenant_created, tenant_deleted):
             signal.disconnect(dispatch_uid="omnitenant-content-types")
+    request_finished.disconnect(dispatch_uid="omnitenant-release-connections")
+    setting_changed.disconnect(dispatch_uid="omnitenant-transaction-following")
+    stop_following_tenant_transactions()

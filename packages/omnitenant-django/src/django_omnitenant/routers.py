@@ -22,6 +22,7 @@ from django.db import models
 from omnitenant_backends import tenant_database_alias
 from omnitenant_backends.conf import backend_settings
 from omnitenant_backends.database import is_tenant_database_alias
+from omnitenant_backends.transactions import check_tenant_write
 from omnitenant_context import IsolationType, NoTenantActive, TenantContext
 
 __all__ = ["TenantRouter"]
@@ -57,7 +58,11 @@ class TenantRouter:
         return self._route(model)
 
     def db_for_write(self, model: type[models.Model], **hints: Any) -> str:
-        return self._route(model)
+        alias = self._route(model)
+        if is_tenant_database_alias(alias):
+            # A write outside the open transaction would survive its rollback.
+            check_tenant_write(alias)
+        return alias
 
     def allow_relation(self, obj1: models.Model, obj2: models.Model, **hints: Any) -> bool | None:
         # Rows of two databases can never reference each other.
