@@ -8,7 +8,6 @@ following switched off a write that would escape the block is refused, not made.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -37,7 +36,7 @@ def _pg_config(name: str) -> dict[str, Any]:
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def db_tenant(request: pytest.FixtureRequest, tenant_factory: Any) -> Any:
-    suffix = settings.DATABASES["default"]["NAME"][-12:].replace("-", "_")
+    suffix = str(settings.DATABASES["default"]["NAME"])[-12:].replace("-", "_")
     if request.param == "sqlite":
         return tenant_factory("tx_lite", "database")
     return tenant_factory(
@@ -54,15 +53,20 @@ class Failed(Exception):
     pass
 
 
+def _write_and_fail(text: str, using: str | None = None) -> None:
+    with transaction.atomic(using=using):
+        Note.objects.create(text=text)
+        raise Failed
+
+
 def test_following_is_switched_on_by_the_app() -> None:
     assert is_following_tenant_transactions()
 
 
 def test_a_rolled_back_atomic_block_keeps_none_of_the_tenants_rows(db_tenant: Any) -> None:
     with TenantContext.use_tenant(db_tenant):
-        with pytest.raises(Failed), transaction.atomic():
-            Note.objects.create(text="rolled back")
-            raise Failed
+        with pytest.raises(Failed):
+            _write_and_fail("rolled back")
         assert Note.objects.count() == 0
         with transaction.atomic():
             Note.objects.create(text="committed")
@@ -73,9 +77,8 @@ def test_a_rolled_back_atomic_block_keeps_none_of_the_tenants_rows(db_tenant: An
 def test_a_rolled_back_savepoint_undoes_only_its_own_writes(db_tenant: Any) -> None:
     with TenantContext.use_tenant(db_tenant), transaction.atomic():
         Note.objects.create(text="outer")
-        with pytest.raises(Failed), transaction.atomic():
-            Note.objects.create(text="inner")
-            raise Failed
+        with pytest.raises(Failed):
+            _write_and_fail("inner")
     assert sorted(_texts(db_tenant)) == ["outer"]
 
 
@@ -119,12 +122,10 @@ def test_without_following_a_write_that_would_escape_the_block_is_refused(
         assert not is_following_tenant_transactions()
         with TenantContext.use_tenant(db_tenant):
             with pytest.raises(TransactionManagementError, match="survive a rollback"):
-                with transaction.atomic():
-                    Note.objects.create(text="escaping")
+                _write_and_fail("escaping")
             # The one explicit way: a block on the tenant's own alias.
-            with pytest.raises(Failed), transaction.atomic(using=db_tenant.database_alias):
-                Note.objects.create(text="rolled back")
-                raise Failed
+            with pytest.raises(Failed):
+                _write_and_fail("rolled back", using=db_tenant.database_alias)
     assert is_following_tenant_transactions()
     assert _count(db_tenant) == 0
 
@@ -150,8 +151,8 @@ def _texts(tenant: Any) -> list[str]:
 
 
 @pytest.fixture
-def crowd(tenant_factory: Any) -> Iterator[list[Any]]:
-    yield [tenant_factory(f"tx_crowd_{index}", "database") for index in range(4)]
+def crowd(tenant_factory: Any) -> list[Any]:
+    return [tenant_factory(f"tx_crowd_{index}", "database") for index in range(4)]
 
 
 def test_an_iterator_survives_visiting_more_tenants_than_the_bound(

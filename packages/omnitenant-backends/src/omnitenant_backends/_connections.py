@@ -52,6 +52,12 @@ _requested: dict[int, set[str]] = {}
 # Per thread, the alias used last: the warm path returns at once when it is asked again.
 _last = threading.local()
 
+
+def _thread_connections() -> Any:
+    """The handler's per-thread store of connection objects (asgiref ``Local``)."""
+    return connections._connections  # type: ignore[attr-defined]  # Django's private store, not in the stubs
+
+
 # The attribute of a tracked connection object that holds its live raw cursors.
 _CURSORS = "_omnitenant_cursors"
 
@@ -74,7 +80,7 @@ def _hold_slow(alias: str, entry: dict[str, Any], limit: int) -> None:
     key = (me, alias)
     with _lock:
         current = _held.get(key)
-        wrapper = getattr(connections._connections, alias, None)
+        wrapper = getattr(_thread_connections(), alias, None)
         if current is not None and wrapper is not None and current() is wrapper:
             _held.move_to_end(key)
         else:
@@ -170,8 +176,8 @@ def _close_own(released: list[tuple[str, BaseDatabaseWrapper]]) -> None:
     for alias, wrapper in released:
         wrapper.close()
         # The handler forgets the object, so a later use of the alias starts a holding.
-        if getattr(connections._connections, alias, None) is wrapper:
-            delattr(connections._connections, alias)
+        if getattr(_thread_connections(), alias, None) is wrapper:
+            delattr(_thread_connections(), alias)
         if getattr(_last, "alias", None) == alias:
             _last.alias = None
 
@@ -217,7 +223,7 @@ def forget_alias(alias: str) -> None:
             _forget(key)
         connections.settings.pop(alias, None)
         _holders.pop(alias, None)
-    wrapper = getattr(connections._connections, alias, None)
+    wrapper = getattr(_thread_connections(), alias, None)
     if wrapper is not None or mine is not None:
         _close_own([(alias, wrapper or mine)])  # type: ignore[list-item]  # one is not None
 

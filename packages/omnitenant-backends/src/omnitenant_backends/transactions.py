@@ -62,7 +62,7 @@ def follow_tenant_transactions() -> None:
         def __enter__(self: Atomic) -> None:  # noqa: N807 - replaces Atomic.__enter__
             original_enter(self)
             try:
-                follower = _open_follower(self.using, self.savepoint, self.durable)
+                follower = _open_follower(self.using, self.savepoint, self.durable)  # type: ignore[attr-defined]  # Django >= 3.2 has it; the stubs lag
             except BaseException as exc:
                 original_exit(self, type(exc), exc, exc.__traceback__)
                 raise
@@ -90,7 +90,7 @@ def follow_tenant_transactions() -> None:
             original_exit(self, exc_type, exc_value, traceback)
 
         Atomic.__enter__ = __enter__  # type: ignore[method-assign]  # the documented switch
-        Atomic.__exit__ = __exit__  # type: ignore[method-assign,assignment]  # the documented switch
+        Atomic.__exit__ = __exit__  # type: ignore[method-assign]  # the documented switch
         _originals = (original_enter, original_exit)
 
 
