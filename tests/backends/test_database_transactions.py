@@ -8,15 +8,18 @@ following switched off a write that would escape the block is refused, not made.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
 from django.conf import settings
+from django.core.signals import request_finished
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.transaction import TransactionManagementError
 from django.test import Client, override_settings
 
 from django_omnitenant.utils import get_domain_model
+from omnitenant_backends._connections import holdings_count, release_idle
 from omnitenant_backends.transactions import is_following_tenant_transactions
 from omnitenant_context import TenantContext
 from tests.tenantapp.models import Note
@@ -177,3 +180,69 @@ def test_an_iterator_survives_visiting_more_tenants_than_the_bound(
                 Note.objects.exists()
         assert db_tenant.database_alias not in connections.settings
     assert seen == [f"row {index}" for index in range(10)]
+
+
+# -- many database tenants in one process ---------------------------------------------
+
+
+def _tenant_aliases_in_handler() -> list[str]:
+    # What Django walks per request (close_old_connections, reset_queries, ATOMIC_REQUESTS).
+    return [alias for alias in connections if alias.startswith("tenant_")]
+
+
+@pytest.fixture
+def eight_tenants(tenant_factory: Any) -> list[Any]:
+    return [tenant_factory(f"tx_many_{index}", "database") for index in range(8)]
+
+
+def test_the_handler_holds_no_more_tenant_aliases_than_the_bound(
+    eight_tenants: list[Any],
+) -> None:
+    config = {**settings.OMNITENANT_CONFIG, "MAX_OPEN_TENANT_CONNECTIONS": 3}
+    with override_settings(OMNITENANT_CONFIG=config):
+        for _ in range(2):
+            for tenant in eight_tenants:
+                with TenantContext.use_tenant(tenant):
+                    Note.objects.create(text=tenant.tenant_id)
+                assert len(_tenant_aliases_in_handler()) <= 3
+                assert holdings_count() <= 3
+    for tenant in eight_tenants:
+        assert _texts(tenant) == [tenant.tenant_id] * 2
+
+
+def test_the_bound_is_per_process_and_other_threads_release_at_request_end(
+    eight_tenants: list[Any],
+) -> None:
+    config = {**settings.OMNITENANT_CONFIG, "MAX_OPEN_TENANT_CONNECTIONS": 4}
+    held_by_worker = threading.Event()
+    worker_may_finish = threading.Event()
+    worker_aliases: list[str] = []
+
+    def worker() -> None:
+        try:
+            for tenant in eight_tenants[:3]:
+                with TenantContext.use_tenant(tenant):
+                    Note.objects.exists()
+            worker_aliases.extend(t.database_alias for t in eight_tenants[:3])
+            held_by_worker.set()
+            worker_may_finish.wait(30)
+            request_finished.send(sender=None)  # the end of the worker's request
+            worker_aliases[:] = [a for a in worker_aliases if a in connections.settings]
+        finally:
+            connections.close_all()
+
+    with override_settings(OMNITENANT_CONFIG=config):
+        release_idle()
+        thread = threading.Thread(target=worker)
+        thread.start()
+        assert held_by_worker.wait(30)
+        for tenant in eight_tenants[3:]:
+            with TenantContext.use_tenant(tenant):
+                Note.objects.exists()
+        worker_may_finish.set()
+        thread.join(30)
+        # This thread could not close the worker's connections; the worker released
+        # them itself when its request ended, so the process is back within the bound.
+        assert worker_aliases == []
+        assert holdings_count() <= 4
+        assert len(_tenant_aliases_in_handler()) <= 4
