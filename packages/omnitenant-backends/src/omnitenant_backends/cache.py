@@ -34,15 +34,16 @@ How keys are made. Django's key function gets the user's key untouched, and a *p
 that says whose key it is::
 
     global key     key_func(key,       P,                  version) -> "P:1:key"
-    tenant key     key_func(key,       P|namespace|gen,    version) -> "P|acme|5f3a:1:key"
+    tenant key     key_func(key,       P|namespace|gen,    version) -> "P|acme|83421:1:key"
     generation     key_func(namespace, P|,                 VERSION) -> "P|:1:acme"
 
-(``P`` is the alias's ``KEY_PREFIX``, ``gen`` the tenant's generation in hex.)
+(``P`` is the alias's ``KEY_PREFIX``, ``gen`` the tenant's generation in decimal, as the
+cache stores it, so a Redis script can build the key from the stored value.)
 
 ``|`` is neither Django's ``:`` nor allowed in a namespace (letters, digits, ``_``, ``.``
 and ``-``), so the three kinds cannot collide whatever the user's keys contain: what
 follows ``KEY_PREFIX`` (``:`` / ``|name|`` / ``|:``) tells them apart, and a user key such
-as ``"b:x"`` or ``"|acme|5f3a:1:x"`` only ever lands after that. A custom
+as ``"b:x"`` or ``"|acme|83421:1:x"`` only ever lands after that. A custom
 ``KEY_FUNCTION`` must keep the prefix in the key (Django's default does; a function that
 ignores it is refused at start-up, since it would merge every tenant).
 
@@ -58,10 +59,21 @@ evicted by the backend. **Entries written with** ``timeout=None`` **stay until t
 evicts them**, so on a cache without an eviction policy a tenant that clears often and
 writes non-expiring keys makes the cache grow.
 
-Reading the generation. By default every operation inside a tenant reads the tenant's
-generation from the cache first (one extra cache round trip; a ``*_many`` call reads it
-once for all its keys). That is always consistent: a ``clear()`` in any process is seen by
-the next operation everywhere. Setting ``"TENANT_GENERATION_MEMO_SECONDS": n`` in the
+Reading the generation. It is always consistent: a ``clear()`` in any process is seen by
+the next operation everywhere, at no extra round trip where the backend allows:
+
+* **Redis** (:class:`RedisCache`): ``get``, ``has_key``, ``set``, ``add`` and ``delete``
+  are one round trip, a Lua script that reads the generation and uses the key built from
+  it (a write also creates a missing generation). The scripts name only the generation
+  key in ``KEYS``, so they suit one Redis server or primary/replicas (Django's own
+  topologies), not Redis Cluster. Every other method reads the generation first (one
+  extra round trip; a ``*_many`` call reads it once for all its keys).
+* **LocMem** (:class:`LocMemCache`): the generation lives beside the cache's entries in the
+  process (LocMem is per process), read without pickling or locking.
+* **Other backends** read the generation from the cache first: one extra read per
+  operation, once per ``*_many`` call.
+
+Setting ``"TENANT_GENERATION_MEMO_SECONDS": n`` in the
 alias's ``CACHES`` entry keeps each cache object's last read generation for ``n`` seconds
 instead: faster, but after a ``clear()`` made by another cache object (another thread holds
 its own object, another process surely does) this one may go on reading the tenant's old
@@ -128,6 +140,10 @@ MEMO_SETTING: Final = "TENANT_GENERATION_MEMO_SECONDS"
 _NAMESPACE = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 
 _GENERATION_BITS: Final = 60
+_GENERATION_DIGITS: Final = len(str(2**_GENERATION_BITS - 1))
+# Stands for the generation while a tenant key is split around it (cannot be in a
+# namespace or prefix; a user key containing it falls back to reading the generation).
+_GENERATION_SLOT: Final = "\x00generation\x00"
 
 # The prefix pinned for the duration of one operation: (cache object, context state it was
 # computed in, prefix). Bulk methods pin the tenant prefix so the generation is read once
@@ -215,7 +231,35 @@ class TenantCacheMixin(BaseCache):
             return self.key_prefix
         namespace = check_namespace(tenant.cache_namespace)
         generation = self._generation(state, namespace)
-        return f"{self.key_prefix}{SEPARATOR}{namespace}{SEPARATOR}{generation:x}"
+        return f"{self.key_prefix}{SEPARATOR}{namespace}{SEPARATOR}{generation}"
+
+    def _tenant_key_parts(self, key: Any, version: int | None) -> tuple[str, str, str] | None:
+        """``(generation key, head, tail)`` of ``key`` in the active tenant, or ``None``.
+
+        The tenant's key is ``head + generation + tail``. ``None`` when no tenant is active
+        (global keys), inside a pinned operation, or when the key function does not keep
+        the generation as one piece of the key (then the generation is read first).
+        """
+        state = TenantContext.get_state()
+        tenant = state.tenant
+        if tenant is None or state.master:
+            return None
+        pin = _pin.get()
+        if pin is not None and pin[0] is self and pin[1] is state:
+            return None
+        namespace = check_namespace(tenant.cache_namespace)
+        made: str = self.key_func(
+            key,
+            f"{self.key_prefix}{SEPARATOR}{namespace}{SEPARATOR}{_GENERATION_SLOT}",
+            self.version if version is None else version,
+        )
+        head, slot, tail = made.partition(_GENERATION_SLOT)
+        if not slot or _GENERATION_SLOT in tail:
+            return None
+        # Warn about keys memcached would refuse, as Django does, at the longest generation.
+        self.validate_key(f"{head}{'9' * _GENERATION_DIGITS}{tail}")
+        generation_key: str = self.key_func(namespace, self._generation_prefix, self.version)
+        return generation_key, head, tail
 
     def _generation(self, state: ContextState, namespace: str) -> int:
         if self._memo_seconds:
@@ -335,12 +379,147 @@ class TenantCacheMixin(BaseCache):
         await sync_to_async(self.delete_many, thread_sensitive=True)(keys, version=version)
 
 
+# KEYS[1] the tenant's generation key; ARGV[1], ARGV[2] the key's head and tail around the
+# generation. A missing generation means the tenant has no entries yet.
+_READ_SCRIPT: Final = """
+local generation = redis.call('GET', KEYS[1])
+if not generation then return false end
+local key = ARGV[1] .. generation .. ARGV[2]
+if ARGV[3] == 'exists' then return redis.call('EXISTS', key) end
+return redis.call('GET', key)
+"""
+
+# KEYS[1] the generation key; ARGV: candidate generation (stored if there is none, as
+# add() would), key head, key tail, operation, value, timeout ('' for none).
+_WRITE_SCRIPT: Final = """
+local generation = redis.call('GET', KEYS[1])
+if not generation then
+    generation = ARGV[1]
+    redis.call('SET', KEYS[1], generation)
+end
+local key = ARGV[2] .. generation .. ARGV[3]
+local operation, value, timeout = ARGV[4], ARGV[5], ARGV[6]
+if operation == 'delete' then return redis.call('DEL', key) end
+if operation == 'set' then
+    if timeout == '0' then redis.call('DEL', key)
+    elseif timeout == '' then redis.call('SET', key, value)
+    else redis.call('SET', key, value, 'EX', timeout) end
+    return 1
+end
+-- add
+if timeout == '0' then return 1 - redis.call('EXISTS', key) end
+local stored
+if timeout == '' then stored = redis.call('SET', key, value, 'NX')
+else stored = redis.call('SET', key, value, 'EX', timeout, 'NX') end
+if stored then return 1 end
+return 0
+"""
+
+
 class RedisCache(TenantCacheMixin, DjangoRedisCache):
-    """Django's ``RedisCache``, tenant-aware (needs ``redis``, imported on first use)."""
+    """Django's ``RedisCache``, tenant-aware (needs ``redis``, imported on first use).
+
+    Inside a tenant ``get``, ``has_key``, ``set``, ``add`` and ``delete`` cost one round
+    trip, as Django's own do: a Lua script reads the tenant's generation and uses the key
+    built from it on the server (EVALSHA; the script is loaded once per server).
+    """
+
+    def __init__(self, location: Any, params: dict[str, Any]) -> None:
+        super().__init__(location, params)
+        self._scripts: dict[str, Any] = {}
+
+    def _run(self, name: str, source: str, write: bool, keys: list[str], args: list[Any]) -> Any:
+        client = self._cache.get_client(keys[0], write=write)
+        script = self._scripts.get(name)
+        if script is None:
+            script = self._scripts[name] = client.register_script(source)
+        return script(keys=keys, args=args, client=client)
+
+    def _timeout_argument(self, timeout: float | None) -> str:
+        backend_timeout = self.get_backend_timeout(timeout)
+        return "" if backend_timeout is None else str(int(backend_timeout))
+
+    def get(self, key: Any, default: Any = None, version: int | None = None) -> Any:
+        parts = self._tenant_key_parts(key, version)
+        if parts is None:
+            return super().get(key, default, version)
+        generation_key, head, tail = parts
+        value = self._run("read", _READ_SCRIPT, False, [generation_key], [head, tail, "get"])
+        return default if value is None else self._cache._serializer.loads(value)
+
+    def has_key(self, key: Any, version: int | None = None) -> bool:
+        parts = self._tenant_key_parts(key, version)
+        if parts is None:
+            return super().has_key(key, version)
+        generation_key, head, tail = parts
+        return bool(self._run("read", _READ_SCRIPT, False, [generation_key], [head, tail, "exists"]))
+
+    def _write(
+        self, operation: str, parts: tuple[str, str, str], value: Any, timeout: float | None
+    ) -> int:
+        generation_key, head, tail = parts
+        encoded = b"" if operation == "delete" else self._cache._serializer.dumps(value)
+        args = [_new_generation(), head, tail, operation, encoded, self._timeout_argument(timeout)]
+        return int(self._run("write", _WRITE_SCRIPT, True, [generation_key], args))
+
+    def set(
+        self,
+        key: Any,
+        value: Any,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        version: int | None = None,
+    ) -> None:
+        parts = self._tenant_key_parts(key, version)
+        if parts is None:
+            super().set(key, value, timeout, version)
+            return
+        self._write("set", parts, value, timeout)
+
+    def add(
+        self,
+        key: Any,
+        value: Any,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        version: int | None = None,
+    ) -> bool:
+        parts = self._tenant_key_parts(key, version)
+        if parts is None:
+            return bool(super().add(key, value, timeout, version))
+        return bool(self._write("add", parts, value, timeout))
+
+    def delete(self, key: Any, version: int | None = None) -> bool:
+        parts = self._tenant_key_parts(key, version)
+        if parts is None:
+            return bool(super().delete(key, version))
+        return bool(self._write("delete", parts, None, None))
+
+
+# LOCATION -> generation key -> generation: LocMem's entries live in this process only, so
+# their generations can live beside them, read without the cache's lock and pickling.
+_locmem_generations: dict[str, dict[str, int]] = {}
 
 
 class LocMemCache(TenantCacheMixin, DjangoLocMemCache):
-    """Django's ``LocMemCache``, tenant-aware."""
+    """Django's ``LocMemCache``, tenant-aware; generations are kept beside the entries."""
+
+    def __init__(self, location: str, params: dict[str, Any]) -> None:
+        super().__init__(location, params)
+        self._generations = _locmem_generations.setdefault(location, {})
+
+    def _generation(self, state: ContextState, namespace: str) -> int:
+        generation = self._generations.get(namespace)
+        if generation is None:
+            generation = self._generations.setdefault(namespace, _new_generation())
+        return generation
+
+    def clear_namespace(self, namespace: str) -> None:
+        self._generations[check_namespace(namespace)] = _new_generation()
+
+    def clear(self) -> None:
+        state = TenantContext.get_state()
+        if state.tenant is None or state.master:
+            self._generations.clear()  # everything goes, as documented
+        super().clear()
 
 
 class FileBasedCache(TenantCacheMixin, DjangoFileBasedCache):
