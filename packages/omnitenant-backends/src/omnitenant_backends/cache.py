@@ -435,6 +435,10 @@ class RedisCache(TenantCacheMixin, DjangoRedisCache):
             script = self._scripts[name] = client.register_script(source)
         return script(keys=keys, args=args, client=client)
 
+    def _serializer(self) -> Any:
+        # Django's client encodes values with it; the scripts must store the same bytes.
+        return self._cache._serializer  # type: ignore[attr-defined]  # private, not in the stubs
+
     def _timeout_argument(self, timeout: float | None) -> str:
         backend_timeout = self.get_backend_timeout(timeout)
         return "" if backend_timeout is None else str(int(backend_timeout))
@@ -445,20 +449,21 @@ class RedisCache(TenantCacheMixin, DjangoRedisCache):
             return super().get(key, default, version)
         generation_key, head, tail = parts
         value = self._run("read", _READ_SCRIPT, False, [generation_key], [head, tail, "get"])
-        return default if value is None else self._cache._serializer.loads(value)
+        return default if value is None else self._serializer().loads(value)
 
     def has_key(self, key: Any, version: int | None = None) -> bool:
         parts = self._tenant_key_parts(key, version)
         if parts is None:
             return super().has_key(key, version)
         generation_key, head, tail = parts
-        return bool(self._run("read", _READ_SCRIPT, False, [generation_key], [head, tail, "exists"]))
+        args = [head, tail, "exists"]
+        return bool(self._run("read", _READ_SCRIPT, False, [generation_key], args))
 
     def _write(
         self, operation: str, parts: tuple[str, str, str], value: Any, timeout: float | None
     ) -> int:
         generation_key, head, tail = parts
-        encoded = b"" if operation == "delete" else self._cache._serializer.dumps(value)
+        encoded = b"" if operation == "delete" else self._serializer().dumps(value)
         args = [_new_generation(), head, tail, operation, encoded, self._timeout_argument(timeout)]
         return int(self._run("write", _WRITE_SCRIPT, True, [generation_key], args))
 
