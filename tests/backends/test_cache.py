@@ -789,6 +789,7 @@ def test_redis_operations_in_a_tenant_cost_one_round_trip_as_djangos_do() -> Non
                 lambda: cache.set("k", "v", timeout=30),
                 lambda: cache.get("k"),
                 lambda: cache.has_key("k"),
+                lambda: cache.get_many(["k", "warm", "missing"]),
                 lambda: cache.add("k", "other"),
                 lambda: cache.delete("k"),
                 lambda: cache.add("k", "again", timeout=None),

@@ -62,19 +62,20 @@ writes non-expiring keys makes the cache grow.
 Reading the generation. It is always consistent: a ``clear()`` in any process is seen by
 the next operation everywhere, at no extra round trip where the backend allows:
 
-* **Redis** (:class:`RedisCache`): ``get``, ``has_key``, ``set``, ``add`` and ``delete``
-  are one round trip, a Lua script that reads the generation and uses the key built from
-  it (a write also creates a missing generation). The scripts name only the generation
-  key in ``KEYS``, so they suit one Redis server or primary/replicas (Django's own
-  topologies), not Redis Cluster. Every other method reads the generation first (one
-  extra round trip; a ``*_many`` call reads it once for all its keys).
+* **Redis** (:class:`RedisCache`): ``get``, ``get_many``, ``has_key``, ``set``, ``add``
+  and ``delete`` are one round trip, a Lua script that reads the generation and uses the
+  key built from it (a write also creates a missing generation). The scripts name only
+  the generation key in ``KEYS``, so they suit one Redis server or primary/replicas
+  (Django's own topologies), not Redis Cluster. Every other method reads the generation
+  first (one extra round trip; a ``*_many`` call reads it once for all its keys).
 * **LocMem** (:class:`LocMemCache`): the generation lives beside the cache's entries in the
   process (LocMem is per process), read without pickling or locking.
+* **File** (:class:`FileBasedCache`): one ``stat()`` of the generation's file when warm
+  (the generation is read again only when the file was replaced).
 * **Other backends** read the generation from the cache first: one extra read per
   operation, once per ``*_many`` call.
 
-Setting ``"TENANT_GENERATION_MEMO_SECONDS": n`` in the
-alias's ``CACHES`` entry keeps each cache object's last read generation for ``n`` seconds
+Setting ``"TENANT_GENERATION_MEMO_SECONDS": n`` in the alias's ``CACHES`` entry keeps each cache object's last read generation for ``n`` seconds
 instead: faster, but after a ``clear()`` made by another cache object (another thread holds
 its own object, another process surely does) this one may go on reading the tenant's old
 entries for up to ``n`` seconds. Clears through the same object are seen at once.
@@ -85,11 +86,13 @@ built-in backends do; the tenant context travels with them.
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 from collections.abc import Iterable
 from contextvars import ContextVar, Token
 from functools import lru_cache
+from hashlib import md5
 from time import monotonic
 from typing import Any, Final
 
@@ -261,11 +264,18 @@ class TenantCacheMixin(BaseCache):
         generation_key: str = self.key_func(namespace, self._generation_prefix, self.version)
         return generation_key, head, tail
 
-    def _generation(self, state: ContextState, namespace: str) -> int:
+    def _memoised(self, namespace: str) -> int | None:
+        """The generation remembered under ``TENANT_GENERATION_MEMO_SECONDS``, if fresh."""
         if self._memo_seconds:
             memo = self._memo.get(namespace)
             if memo is not None and memo[1] > monotonic():
                 return memo[0]
+        return None
+
+    def _generation(self, state: ContextState, namespace: str) -> int:
+        memoised = self._memoised(namespace)
+        if memoised is not None:
+            return memoised
         token = _pin.set((self, state, self._generation_prefix))
         try:
             generation = self.get(namespace, _MISSING)
@@ -389,6 +399,17 @@ if ARGV[3] == 'exists' then return redis.call('EXISTS', key) end
 return redis.call('GET', key)
 """
 
+# KEYS[1] the tenant's generation key; ARGV pairs of key heads and tails.
+_READ_MANY_SCRIPT: Final = """
+local generation = redis.call('GET', KEYS[1])
+if not generation then return {} end
+local keys = {}
+for i = 1, #ARGV, 2 do keys[#keys + 1] = ARGV[i] .. generation .. ARGV[i + 1] end
+return redis.call('MGET', unpack(keys))
+"""
+# Lua's unpack() has a stack limit: longer get_many() calls read the generation first.
+_MAX_SCRIPT_KEYS: Final = 1000
+
 # KEYS[1] the generation key; ARGV: candidate generation (stored if there is none, as
 # add() would), key head, key tail, operation, value, timeout ('' for none).
 _WRITE_SCRIPT: Final = """
@@ -419,8 +440,8 @@ return 0
 class RedisCache(TenantCacheMixin, DjangoRedisCache):
     """Django's ``RedisCache``, tenant-aware (needs ``redis``, imported on first use).
 
-    Inside a tenant ``get``, ``has_key``, ``set``, ``add`` and ``delete`` cost one round
-    trip, as Django's own do: a Lua script reads the tenant's generation and uses the key
+    Inside a tenant ``get``, ``get_many``, ``has_key``, ``set``, ``add`` and ``delete`` cost
+    one round trip, as Django's own do: a Lua script reads the tenant's generation and uses the key
     built from it on the server (EVALSHA; the script is loaded once per server).
     """
 
@@ -450,6 +471,24 @@ class RedisCache(TenantCacheMixin, DjangoRedisCache):
         generation_key, head, tail = parts
         value = self._run("read", _READ_SCRIPT, False, [generation_key], [head, tail, "get"])
         return default if value is None else self._serializer().loads(value)
+
+    def get_many(self, keys: Iterable[Any], version: int | None = None) -> dict[Any, Any]:
+        keys = list(keys)
+        if not keys or len(keys) > _MAX_SCRIPT_KEYS:
+            return super().get_many(keys, version=version)
+        args: list[str] = []
+        generation_key = ""
+        for key in keys:
+            parts = self._tenant_key_parts(key, version)
+            if parts is None:
+                return super().get_many(keys, version=version)
+            generation_key = parts[0]
+            args += parts[1:]
+        values = self._run("read_many", _READ_MANY_SCRIPT, False, [generation_key], args)
+        loads = self._serializer().loads
+        return {
+            key: loads(value) for key, value in zip(keys, values, strict=False) if value is not None
+        }
 
     def has_key(self, key: Any, version: int | None = None) -> bool:
         parts = self._tenant_key_parts(key, version)
@@ -528,7 +567,37 @@ class LocMemCache(TenantCacheMixin, DjangoLocMemCache):
 
 
 class FileBasedCache(TenantCacheMixin, DjangoFileBasedCache):
-    """Django's ``FileBasedCache``, tenant-aware."""
+    """Django's ``FileBasedCache``, tenant-aware.
+
+    A generation read costs one ``stat()`` when warm: the cache object keeps the last
+    generation it read with the identity of its file (inode, modification time, size).
+    Every write of the file replaces it with a new one (Django writes a temporary file and
+    renames it), so a ``clear()`` in any process changes that identity and is seen by the
+    next operation everywhere.
+    """
+
+    def __init__(self, location: str, params: dict[str, Any]) -> None:
+        super().__init__(location, params)
+        self._known_generations: dict[str, tuple[tuple[int, int, int], int]] = {}
+
+    def _generation(self, state: ContextState, namespace: str) -> int:
+        memoised = self._memoised(namespace)
+        if memoised is not None:
+            return memoised
+        key = self.key_func(namespace, self._generation_prefix, self.version)
+        name = md5(key.encode(), usedforsecurity=False).hexdigest() + self.cache_suffix
+        try:
+            stat = os.stat(os.path.join(self._dir, name))  # type: ignore[attr-defined]  # Django's, not in the stubs
+        except FileNotFoundError:
+            return super()._generation(state, namespace)
+        # Taken before the read: a file replaced meanwhile is read again next time.
+        identity = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        known = self._known_generations.get(namespace)
+        if known is not None and known[0] == identity:
+            return known[1]
+        generation = super()._generation(state, namespace)
+        self._known_generations[namespace] = (identity, generation)
+        return generation
 
 
 class DatabaseCache(TenantCacheMixin, DjangoDatabaseCache):
