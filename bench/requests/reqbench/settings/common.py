@@ -11,7 +11,7 @@ from typing import Any
 #: Every scratch database of this run starts with this (dropped at the end). Per run (the
 #: pid of run.py, inherited by its workers through the environment), so two runs on one
 #: server never drop each other's databases.
-DATABASE_PREFIX = os.environ.setdefault("BENCH_DATABASE_PREFIX", f"bench_requests_{os.getpid()}_")
+DATABASE_PREFIX = os.environ.setdefault("BENCH_DATABASE_PREFIX", f"bench_req{os.getpid()}_")
 
 SECRET_KEY = "bench-requests-only-not-a-secret"  # noqa: S105 - a fixed key for a benchmark
 DEBUG = False
