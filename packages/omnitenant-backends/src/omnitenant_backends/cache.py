@@ -79,7 +79,8 @@ Setting ``"TENANT_GENERATION_MEMO_SECONDS": n`` in the alias's ``CACHES`` entry 
 cache object's last read generation for ``n`` seconds instead (useful where the generation
 is read from the cache: database, memcached, file): faster, but after a ``clear()`` made
 by another cache object (another thread holds its own object, another process surely
-does) this one may go on reading the tenant's old entries for up to ``n`` seconds. Clears through the same object are seen at once.
+does) this one may go on reading the tenant's old entries for up to ``n`` seconds. Clears
+through the same object are seen at once.
 
 The async methods run the synchronous ones in a thread (``sync_to_async``), as Django's
 built-in backends do; the tenant context travels with them.
