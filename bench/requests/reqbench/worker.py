@@ -153,15 +153,18 @@ class Worker:
         for entry in connections.settings.values():
             entry["CONN_MAX_AGE"] = conn_max_age
         try:
+            from omnitenant_backends import database
             from omnitenant_backends.conf import backend_settings
         except ImportError:
             pass
         else:
-            # Tenant aliases registered from now on inherit it too (all of them exist
-            # already: tenants are registered when created).
+            # Tenant aliases built from now on inherit it too, and so do those built
+            # already (only the ones a thread holds are in connections.settings).
             defaults = backend_settings().database_defaults
             if isinstance(defaults, dict) and defaults:
                 defaults["CONN_MAX_AGE"] = conn_max_age
+            for entry in database._registered.values():
+                entry["CONN_MAX_AGE"] = conn_max_age
         return {"conn_max_age": conn_max_age}
 
     def warm(self, requests: int, every_tenant: bool = True, run_length: int = 1) -> dict[str, Any]:
