@@ -24,6 +24,7 @@ an alias it does not hold yet; the warm path (the same tenant again) takes no lo
 
 from __future__ import annotations
 
+import logging
 import threading
 import weakref
 from collections import OrderedDict
@@ -41,6 +42,8 @@ __all__ = [
     "release_idle",
     "release_requested",
 ]
+
+logger = logging.getLogger("omnitenant.backends")
 
 _lock = threading.Lock()
 # (thread ident, alias) -> the thread's connection object, least recently used first.
@@ -174,7 +177,10 @@ def _over_limit(current: tuple[int, str], limit: int) -> list[tuple[str, BaseDat
 
 def _close_own(released: list[tuple[str, BaseDatabaseWrapper]]) -> None:
     for alias, wrapper in released:
-        wrapper.close()
+        try:
+            wrapper.close()
+        except Exception:  # an idle connection that fails to close is gone anyway
+            logger.warning("closing the idle connection of %s failed", alias, exc_info=True)
         # The handler forgets the object, so a later use of the alias starts a holding.
         if getattr(_thread_connections(), alias, None) is wrapper:
             delattr(_thread_connections(), alias)
