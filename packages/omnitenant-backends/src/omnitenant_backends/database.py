@@ -24,7 +24,7 @@ from django.db.utils import load_backend
 from psycopg import sql
 
 from omnitenant_backends._base import BaseTenantBackend
-from omnitenant_backends._connections import forget_alias, hold
+from omnitenant_backends._connections import forget_alias, hold, release_requested
 from omnitenant_backends.conf import OmnitenantConfigurationError, backend_settings
 from omnitenant_backends.postgresql.base import TENANT_DATABASE_FLAG
 from omnitenant_backends.postgresql.base import DatabaseWrapper as OmnitenantDatabaseWrapper
@@ -33,6 +33,7 @@ from omnitenant_context import IsolationType, Tenant, TenantContext, check_ident
 __all__ = [
     "DatabaseTenantBackend",
     "is_tenant_database_alias",
+    "release_requested_connections",
     "tenant_database_alias",
     "tenant_database_settings",
 ]
@@ -127,6 +128,15 @@ def tenant_database_alias(tenant: Tenant) -> str:
         entry = _register(alias, tenant)
     hold(alias, entry, backend_settings().max_open_tenant_connections)
     return alias
+
+
+def release_requested_connections() -> None:
+    """Close the current thread's tenant connections that other threads asked it to release.
+
+    The Django app calls it at ``request_finished``: a thread may only close its own
+    connections, so one that exceeds the per-process bound is released by its owner.
+    """
+    release_requested()
 
 
 def _register(alias: str, tenant: Tenant) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from typing import Any, Final
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.transaction import Atomic, TransactionManagementError, set_rollback
 
-from omnitenant_backends.conf import omnitenant_settings
+from omnitenant_backends.conf import backend_settings
 from omnitenant_context import IsolationType, Tenant, TenantContext
 
 __all__ = [
@@ -119,7 +119,7 @@ def _active_database_tenant() -> Tenant | None:
 
 def _open_follower(using: str | None, savepoint: bool, durable: bool) -> Atomic | None:
     """Open the active database tenant's block beside a block on ``using``, if it follows."""
-    if using is not None and using not in (DEFAULT_DB_ALIAS, omnitenant_settings().master_database):
+    if using is not None and using not in (DEFAULT_DB_ALIAS, backend_settings().master_database):
         return None
     tenant = _active_database_tenant()
     if tenant is None:
@@ -147,7 +147,7 @@ def check_tenant_write(tenant_alias: str) -> None:
     connection is inside an atomic block and the tenant's connection is not, the write
     would commit on its own whatever happens to the block.
     """
-    master_alias = omnitenant_settings().master_database
+    master_alias = backend_settings().master_database
     for alias in {DEFAULT_DB_ALIAS, master_alias}:
         if connections[alias].in_atomic_block and not connections[tenant_alias].in_atomic_block:
             hint = (
