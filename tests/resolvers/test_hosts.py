@@ -20,6 +20,11 @@ from omnitenant_resolvers import normalize_host
         ("acme.example.com.:443", "acme.example.com"),
         ("bücher.example", "xn--bcher-kva.example"),
         ("xn--bcher-kva.example", "xn--bcher-kva.example"),
+        # UTS #46 / IDNA 2008 as browsers send it; IDNA 2003 would give strasse.example.
+        ("straße.example.com", "xn--strae-oqa.example.com"),
+        ("STRASSE.example.com", "strasse.example.com"),
+        ("Bücher.Example", "xn--bcher-kva.example"),
+        ("ﬁsh.example", "fish.example"),
         ("localhost", "localhost"),
         ("127.0.0.1:8000", "127.0.0.1"),
         ("[::1]:8000", "[::1]"),

@@ -7,6 +7,8 @@ import ipaddress
 import re
 from typing import Final
 
+import idna
+
 from omnitenant_context import InvalidHost
 
 __all__ = ["MAX_HOST_LENGTH", "normalize_host", "normalize_host_cached"]
@@ -22,8 +24,10 @@ _PORT = re.compile(r"[0-9]{1,5}")
 def normalize_host(host: str) -> str:
     """Return the canonical form of ``host``, as stored in domain records.
 
-    Lower-cases, removes the port and one trailing dot, encodes international names with
-    IDNA (``bücher.example`` becomes ``xn--bcher-kva.example``) and checks the result is a
+    Lower-cases, removes the port and one trailing dot, encodes international names as
+    browsers do (UTS #46 mapping, IDNA 2008, non-transitional: ``bücher.example`` becomes
+    ``xn--bcher-kva.example`` and ``straße.example`` ``xn--strae-oqa.example``, not the
+    IDNA 2003 ``strasse.example``, which may be somebody else's) and checks the result is a
     DNS name (labels of 1-63 letters, digits and inner hyphens; 253 characters at most),
     an IPv4 address or a bracketed IPv6 address.
 
@@ -77,9 +81,11 @@ def _ipv6(name: str, original: str) -> str:
 
 
 def _idna(name: str, original: str) -> str:
+    # Python's own "idna" codec is IDNA 2003: it maps "ß" to "ss", so a host a browser
+    # sends as xn--strae-oqa would be stored as strasse, a different (maybe taken) name.
     try:
-        return name.encode("idna").decode("ascii")
-    except UnicodeError:
+        return idna.encode(name, uts46=True, transitional=False).decode("ascii")
+    except (idna.IDNAError, UnicodeError):
         raise InvalidHost(
             f"The host {original[:80]!r} is not a valid international name."
         ) from None
