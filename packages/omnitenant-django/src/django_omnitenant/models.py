@@ -16,16 +16,23 @@
 
 Identifiers are checked on every save path, not only in forms: ``save()`` (and therefore
 ``objects.create()``), ``bulk_create()`` and ``update()`` all refuse an invalid tenant id or
-schema name, and ``update()`` refuses to rename a tenant's storage at all.
+schema name. Storage names (the tenant id, the schema name, the isolation type and a
+database tenant's database name) are unique by database constraints and can never be
+changed once the row exists: ``save()``, ``update()`` and ``bulk_update()`` refuse it with a
+``ValidationError``. Domains are normalised on every write path (``save()``,
+``bulk_create()``, ``bulk_update()``, ``update()``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextvars import ContextVar
 from typing import Any, ClassVar, Self, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Coalesce
 
 from django_omnitenant.conf import OmnitenantConfigurationError, app_settings
 from django_omnitenant.constants import IsolationType, TenantStatus
@@ -45,11 +52,15 @@ __all__ = [
 ]
 
 _M = TypeVar("_M", bound=models.Model)
+# Set while bulk_update() (whose objects were checked) runs Django's update().
+_checked_bulk_update: ContextVar[bool] = ContextVar("omnitenant_checked_bulk_update", default=False)
 _T = TypeVar("_T", bound="BaseTenant")
 _D = TypeVar("_D", bound="BaseDomain")
 
 # Renaming these would orphan the tenant's schema or database.
 _IMMUTABLE_FIELDS = frozenset({"tenant_id", "schema_name", "isolation_type"})
+# A database tenant's database (or SQLite file) is named by this key of database_config.
+_DATABASE_NAME_KEY = "NAME"
 _ISOLATION_CHOICES = [(member.value, member.name.title()) for member in IsolationType]
 _ISOLATION_VALUES = frozenset(member.value for member in IsolationType)
 
@@ -65,8 +76,25 @@ class _LookupSourceQuerySet(models.QuerySet[_M]):
         """Check or normalise the values of an ``update()``; raise to refuse it."""
 
     def update(self, **kwargs: Any) -> int:
-        self._prepare_update(kwargs)
+        if not _checked_bulk_update.get():
+            self._prepare_update(kwargs)
         changed = super().update(**kwargs)
+        _tenant_data_changed()
+        return changed
+
+    def _checked_bulk_update(
+        self, objs: list[_M], fields: list[str], *args: Any, **kwargs: Any
+    ) -> int:
+        """``bulk_update()`` whose values were checked already.
+
+        Django's ``bulk_update()`` runs ``update()`` with ``CASE`` expressions, which
+        ``_prepare_update()`` cannot read; the objects were checked before.
+        """
+        token = _checked_bulk_update.set(True)
+        try:
+            changed = super().bulk_update(objs, fields, *args, **kwargs)
+        finally:
+            _checked_bulk_update.reset(token)
         _tenant_data_changed()
         return changed
 
@@ -90,10 +118,35 @@ class TenantQuerySet(_LookupSourceQuerySet[_T]):
     def _prepare_update(self, values: dict[str, Any]) -> None:
         renamed = sorted(_IMMUTABLE_FIELDS & set(values))
         if renamed:
-            raise ValidationError(
-                f"{', '.join(renamed)} cannot be changed by update(): the tenant's storage "
-                "is named after it. Create a new tenant and move the data instead."
+            raise _storage_renamed(renamed, "update()")
+        if "database_config" in values:
+            new_config = values["database_config"]
+            if not isinstance(new_config, dict):
+                raise ValidationError("update(database_config=...) takes a dict.")
+            for tenant_id, old_config in self.values_list("tenant_id", "database_config"):
+                if _database_name(old_config) != _database_name(new_config):
+                    raise _storage_renamed(["database_config['NAME']"], "update()", tenant_id)
+
+    def bulk_update(
+        self, objs: Iterable[_T], fields: Iterable[str], *args: Any, **kwargs: Any
+    ) -> int:
+        objs = list(objs)
+        fields = list(fields)
+        renamed = sorted(_IMMUTABLE_FIELDS & set(fields))
+        if renamed:
+            raise _storage_renamed(renamed, "bulk_update()")
+        if "database_config" in fields:
+            stored = dict(
+                self.model._default_manager.using(self.db)
+                .filter(pk__in=[obj.pk for obj in objs])
+                .values_list("pk", "database_config")
             )
+            for obj in objs:
+                if _database_name(stored.get(obj.pk)) != _database_name(obj.database_config):
+                    raise _storage_renamed(
+                        ["database_config['NAME']"], "bulk_update()", obj.tenant_id
+                    )
+        return self._checked_bulk_update(objs, fields, *args, **kwargs)
 
 
 class TenantManager(models.Manager[_T]):
@@ -166,17 +219,64 @@ class BaseTenant(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     objects: ClassVar[TenantManager[Self]] = TenantManager()
+    # The storage names as loaded or last saved; save() refuses to change them.
+    _stored_storage_names: dict[str, object] | None = None
 
     class Meta:
         abstract = True
         ordering = ("tenant_id",)
+        constraints = (
+            # Two tenants never share storage: purging one would drop the other's data.
+            models.UniqueConstraint(
+                fields=["schema_name"], name="%(app_label)s_%(class)s_unique_schema_name"
+            ),
+            # A database tenant's database: its NAME, or the tenant id it defaults to.
+            models.UniqueConstraint(
+                Coalesce(KeyTextTransform(_DATABASE_NAME_KEY, "database_config"), "tenant_id"),
+                condition=models.Q(isolation_type=IsolationType.DATABASE.value),
+                name="%(app_label)s_%(class)s_unique_database_name",
+            ),
+        )
 
     def __str__(self) -> str:
         return f"{self.name} ({self.tenant_id})" if self.name else self.tenant_id
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         self.prepare_identifiers()
+        if not self._state.adding and self.pk is not None:
+            self._refuse_storage_rename(kwargs.get("using"))
         super().save(*args, **kwargs)
+        self._stored_storage_names = self._storage_names()
+
+    @classmethod
+    def from_db(cls, *args: Any, **kwargs: Any) -> Self:
+        # (db, field_names, values[, fetch_mode]): the signature changes across Django versions.
+        instance = super().from_db(*args, **kwargs)
+        instance._stored_storage_names = instance._storage_names()
+        return instance
+
+    def _storage_names(self) -> dict[str, object]:
+        names: dict[str, object] = {field: getattr(self, field) for field in _IMMUTABLE_FIELDS}
+        names["database_config['NAME']"] = _database_name(self.database_config)
+        return names
+
+    def _refuse_storage_rename(self, using: str | None) -> None:
+        stored = self._stored_storage_names
+        if stored is None:
+            # Made by hand with a primary key, not loaded: ask the database.
+            row = (
+                type(self)
+                ._default_manager.using(using or self._state.db or "default")
+                .filter(pk=self.pk)
+                .first()
+            )
+            if row is None:
+                return
+            stored = row._storage_names()
+        current = self._storage_names()
+        renamed = sorted(name for name, value in current.items() if stored.get(name) != value)
+        if renamed:
+            raise _storage_renamed(renamed, "save()", self.tenant_id)
 
     def get_urlconf(self) -> str | None:
         """This tenant's own URLconf (a dotted module path), or ``None`` for the default.
@@ -235,6 +335,24 @@ class DomainQuerySet(_LookupSourceQuerySet[_D]):
         if "domain" in values:
             values["domain"] = _normalised_domain(values["domain"])
 
+    def bulk_create(self, objs: Iterable[_D], *args: Any, **kwargs: Any) -> list[_D]:
+        objs = list(objs)
+        for obj in objs:
+            obj.domain = _normalised_domain(obj.domain)
+        created = super().bulk_create(objs, *args, **kwargs)
+        _tenant_data_changed()
+        return created
+
+    def bulk_update(
+        self, objs: Iterable[_D], fields: Iterable[str], *args: Any, **kwargs: Any
+    ) -> int:
+        objs = list(objs)
+        fields = list(fields)
+        if "domain" in fields:
+            for obj in objs:
+                obj.domain = _normalised_domain(obj.domain)
+        return self._checked_bulk_update(objs, fields, *args, **kwargs)
+
 
 class DomainManager(models.Manager[_D]):
     """The default manager of domain models."""
@@ -279,6 +397,19 @@ class BaseDomain(models.Model):
     def save(self, *args: Any, **kwargs: Any) -> None:
         self.domain = _normalised_domain(self.domain)
         super().save(*args, **kwargs)
+
+
+def _database_name(config: object) -> object:
+    return config.get(_DATABASE_NAME_KEY) if isinstance(config, dict) else None
+
+
+def _storage_renamed(fields: list[str], path: str, tenant_id: str | None = None) -> ValidationError:
+    whose = f" of tenant {tenant_id!r}" if tenant_id else ""
+    return ValidationError(
+        f"{', '.join(fields)}{whose} cannot be changed by {path}: the tenant's storage is "
+        "named after it. Create a new tenant and move the data instead.",
+        code="storage_renamed",
+    )
 
 
 def _normalised_domain(value: object) -> str:
