@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import pytest
 
 from omnitenant_resolvers import CachedTenantStore
 from tests.resolvers.test_resolvers import DictStore
-from tests.support import plain_tenant
+from tests.support import PlainTenant, plain_tenant
 
 ACME = plain_tenant("acme")
 
@@ -129,3 +130,61 @@ def test_concurrent_lookups_are_safe() -> None:
         thread.join()
     assert errors == []
     assert len(store) <= 50
+
+
+class ChangingStore:
+    """A store whose data changes, committed and invalidated, while a read is under way."""
+
+    def __init__(self) -> None:
+        self.owner: PlainTenant | None = ACME
+        self.during_read: Callable[[], None] = lambda: None
+
+    def get_by_id(self, tenant_id: str) -> PlainTenant | None:
+        return None
+
+    def get_by_domain(self, domain: str) -> PlainTenant | None:
+        answer = self.owner  # read before the change...
+        self.during_read()  # ...which commits and is invalidated before the answer is back
+        return answer
+
+
+def test_an_answer_read_before_an_invalidation_is_not_stored_after_it() -> None:
+    backing = ChangingStore()
+    store = CachedTenantStore(backing, versions=Counter())
+
+    def change() -> None:
+        backing.owner = None
+        store.invalidate()  # what the change's on_commit does in this process
+
+    backing.during_read = change
+    assert store.get_by_domain("acme.test") is ACME  # the answer of its time...
+    backing.during_read = lambda: None
+    assert store.get_by_domain("acme.test") is None  # ...never served after the change
+
+
+def test_a_version_seen_moving_during_a_read_also_refuses_the_answer() -> None:
+    versions = Counter()
+    backing = ChangingStore()
+    store = CachedTenantStore(backing, versions=versions)
+    assert store.get_by_id("warm") is None  # the first version read
+
+    def changed_by_another_process() -> None:
+        backing.owner = None
+        versions.bump()
+        store.get_by_id("other")  # another thread's lookup notices the new version
+
+    backing.during_read = changed_by_another_process
+    assert store.get_by_domain("acme.test") is ACME
+    backing.during_read = lambda: None
+    assert store.get_by_domain("acme.test") is None
+
+
+def test_answers_the_store_calls_unsafe_are_returned_but_not_stored() -> None:
+    backing = DictStore(by_id={"acme": ACME}, by_domain={})
+    storable = [False]
+    store = CachedTenantStore(backing, can_store=lambda: storable[0])
+    assert store.get_by_id("acme") is ACME
+    assert len(store) == 0
+    storable[0] = True
+    assert store.get_by_id("acme") is ACME
+    assert len(store) == 1

@@ -10,6 +10,12 @@ process reads the version at most every ``TENANT_CACHE_VERSION_CHECK_INTERVAL`` 
 cached tenants when it moved. Raw SQL changes are only seen once the entries expire
 (``TENANT_CACHE_TTL``).
 
+An answer read before a change is never cached after that change's invalidation (see
+:mod:`omnitenant_resolvers._cache`), and answers read inside a transaction on the master
+database are never cached at all: under ``REPEATABLE READ`` they come from the
+transaction's snapshot, which may predate changes already invalidated, and in any
+transaction they may include its own uncommitted (perhaps rolled back) writes.
+
 With the local-memory cache the version is per process: use a shared cache (Redis,
 Memcached, the database cache) when several processes serve requests.
 """
@@ -21,7 +27,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from django.core.cache import caches
-from django.db import transaction
+from django.db import connections, transaction
 
 from django_omnitenant.conf import AppSettings, app_settings, backend_settings
 from django_omnitenant.lifecycle import KNOWN_STATES
@@ -53,6 +59,16 @@ class ModelTenantStore:
     tenants check ``status`` (the Celery integration does). Tenants marked for deletion
     or failed are ``None``, like unknown ones.
     """
+
+    def reads_committed_state(self) -> bool:
+        """Tell whether a read now sees the latest committed data and nothing else.
+
+        True in autocommit mode (every statement takes a fresh snapshot). Inside a
+        transaction the snapshot may be older (``REPEATABLE READ``) or hold the
+        transaction's own uncommitted writes: such answers must not be cached.
+        """
+        connection = connections[backend_settings().master_database]
+        return not connection.in_atomic_block and connection.get_autocommit()
 
     def get_by_id(self, tenant_id: str) -> Tenant | None:
         with TenantContext.use_master_db():
@@ -115,14 +131,16 @@ def get_tenant_store() -> CachedTenantStore:
         with _lock:
             built = _built
             if built is None or built[0] is not conf:
+                source = ModelTenantStore()
                 store = CachedTenantStore(
-                    ModelTenantStore(),
+                    source,
                     ttl=conf.tenant_cache_ttl,
                     negative_ttl=conf.tenant_cache_negative_ttl,
                     max_size=conf.tenant_cache_max_size,
                     versions=CacheVersionSource(conf.tenant_cache_alias),
                     version_check_interval=conf.tenant_cache_version_check_interval,
                     on_clear=_lookups_dropped,
+                    can_store=source.reads_committed_state,
                 )
                 built = _built = (conf, store)
     return built[1]

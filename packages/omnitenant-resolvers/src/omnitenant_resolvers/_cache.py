@@ -8,6 +8,15 @@ Invalidation across processes goes through a :class:`VersionSource`: a counter k
 somewhere every process can read (the Django app uses the shared Django cache). Saving a
 tenant or domain bumps it; each process compares it with the value it saw last, at most
 every ``version_check_interval`` seconds, and drops its entries when it moved.
+
+An answer is never stored after an invalidation it predates. Each drop of the entries
+(local or because the shared version moved) starts a new *generation*; a lookup notes the
+generation before it reads the store and stores its answer only if the generation is still
+the same afterwards. Without that, a read that started before a committed change and
+finished after its invalidation would put the old answer back, for a whole ``ttl``. A
+store whose reads may come from an older snapshot (a ``REPEATABLE READ`` transaction, or
+a transaction that saw its own uncommitted writes) says so through ``can_store``: such an
+answer is returned, never stored.
 """
 
 from __future__ import annotations
@@ -52,6 +61,10 @@ class CachedTenantStore:
         clock: A monotonic clock (tests pass a fake one).
         on_clear: Called after this process's entries were dropped (an invalidation
             here or seen from another process), for caches derived from tenants.
+        can_store: Asked before each read of ``store``: ``False`` when what the store
+            would read now may be older than the latest invalidation (the Django app
+            answers ``False`` inside a transaction). The answer is then returned but
+            not cached. ``None``: every answer may be cached.
     """
 
     def __init__(
@@ -65,6 +78,7 @@ class CachedTenantStore:
         version_check_interval: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
         on_clear: Callable[[], None] | None = None,
+        can_store: Callable[[], bool] | None = None,
     ) -> None:
         if max_size < 1:
             raise ValueError("max_size must be at least 1.")
@@ -76,10 +90,13 @@ class CachedTenantStore:
         self.version_check_interval = version_check_interval
         self._clock = clock
         self._on_clear = on_clear
+        self._can_store = can_store
         self._entries: OrderedDict[tuple[str, str], tuple[float, Tenant | None]] = OrderedDict()
         self._lock = threading.Lock()
         self._seen_version: object = _MISSING
         self._next_version_check = 0.0
+        # Bumped (under the lock) each time the entries are dropped; see the module doc.
+        self._generation = 0
         self.hits = 0
         self.misses = 0
 
@@ -96,11 +113,16 @@ class CachedTenantStore:
             self.versions.bump()
 
     def clear_local(self) -> None:
-        """Drop this process's entries only."""
+        """Drop this process's entries only (and refuse answers read before now)."""
         with self._lock:
-            self._entries.clear()
+            self._drop_entries()
         if self._on_clear is not None:
             self._on_clear()
+
+    def _drop_entries(self) -> None:
+        # Called with the lock held.
+        self._entries.clear()
+        self._generation += 1
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -117,10 +139,17 @@ class CachedTenantStore:
                 self._entries.move_to_end(key)
                 self.hits += 1
                 return entry[1]
+            generation = self._generation
         self.misses += 1
+        storable = self._can_store is None or self._can_store()
         tenant = load(value)
+        if not storable:
+            return tenant
         expires = now + (self.ttl if tenant is not None else self.negative_ttl)
         with self._lock:
+            if self._generation != generation:
+                # Invalidated while the store was read: the answer may predate the change.
+                return tenant
             self._entries[key] = (expires, tenant)
             self._entries.move_to_end(key)
             while len(self._entries) > self.max_size:
@@ -129,8 +158,13 @@ class CachedTenantStore:
 
     def _check_version(self, versions: VersionSource, now: float) -> None:
         version = versions.get_version()
-        self._next_version_check = now + self.version_check_interval
-        if version != self._seen_version:
-            if self._seen_version is not _MISSING:
-                self.clear_local()
-            self._seen_version = version
+        dropped = False
+        with self._lock:
+            self._next_version_check = now + self.version_check_interval
+            if version != self._seen_version:
+                if self._seen_version is not _MISSING:
+                    self._drop_entries()
+                    dropped = True
+                self._seen_version = version
+        if dropped and self._on_clear is not None:
+            self._on_clear()
