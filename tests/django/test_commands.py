@@ -27,6 +27,7 @@ from tests.testapp.models import Domain, Tenant
 pytestmark = pytest.mark.postgres
 
 ROOT = Path(__file__).resolve().parents[2]
+PROMPT = "django_omnitenant.management._prompt"
 
 
 def run(*args: str, **options: Any) -> str:
@@ -178,6 +179,7 @@ def test_createtenant_interactive_prompts(
     cleanup.append("cmd_prompted")
     answers = iter(["cmd_prompted", "Prompted Inc", "schema", "prompted.example.test"])
     monkeypatch.setattr("builtins.input", lambda prompt: next(answers))
+    monkeypatch.setattr(f"{PROMPT}.stdin_is_terminal", lambda: True)
     assert "Created tenant 'cmd_prompted'" in run("createtenant")
     assert Domain.objects.get(domain="prompted.example.test").tenant.name == "Prompted Inc"
 
@@ -282,6 +284,7 @@ def test_delete_mark_restore_purge(tenant_factory: Any, monkeypatch: pytest.Monk
         assert Note.objects.count() == 1
     run("deletetenant", "--tenant", "cmd_del")
     monkeypatch.setattr("builtins.input", lambda prompt: "wrong")
+    monkeypatch.setattr(f"{PROMPT}.stdin_is_terminal", lambda: True)
     with pytest.raises(CommandError, match="did not match"):
         run("deletetenant", "--tenant", "cmd_del", "--purge")
     assert schema_exists("cmd_del")

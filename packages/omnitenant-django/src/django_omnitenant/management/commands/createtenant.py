@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import os
 from typing import Any
 
@@ -10,11 +9,14 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from django_omnitenant import provisioning
+from django_omnitenant.management._prompt import ask, usage_error
 from django_omnitenant.utils import get_domain_model, get_tenant_model
 from django_omnitenant.validators import validate_tenant_id
 from omnitenant_context import InvalidHost, IsolationType, OmnitenantError, TenantContext
 from omnitenant_resolvers import normalize_host
 
+# The options of database tenants; a schema tenant refuses them.
+_DATABASE_OPTIONS = ("db_engine", "db_name", "db_host", "db_port", "db_user", "db_password_env")
 _ENGINES = {
     "postgresql": "django.db.backends.postgresql",
     "sqlite": "django.db.backends.sqlite3",
@@ -106,6 +108,7 @@ class Command(BaseCommand):
         )
         if isolation not in {member.value for member in IsolationType}:
             raise CommandError(f"Unknown isolation type {isolation!r}: use schema or database.")
+        self._refuse_options_of_the_other_type(options, isolation)
         domains = self._domains(options["domains"], interactive)
         database_config = (
             self._database_config(options, interactive)
@@ -169,6 +172,19 @@ class Command(BaseCommand):
         except OmnitenantError as exc:
             raise CommandError(str(exc)) from exc
 
+    @staticmethod
+    def _refuse_options_of_the_other_type(options: dict[str, Any], isolation: str) -> None:
+        """Options that the tenant's isolation type would ignore are a usage error."""
+        if isolation == IsolationType.SCHEMA:
+            given = [f"--{key.replace('_', '-')}" for key in _DATABASE_OPTIONS if options[key]]
+            if given:
+                raise usage_error(
+                    f"{', '.join(given)} only apply to database tenants; this is a schema "
+                    "tenant (--isolation-type database for a database of its own)."
+                )
+        elif options["schema_name"]:
+            raise usage_error("--schema-name only applies to schema tenants.")
+
     def _value(
         self,
         options: dict[str, Any],
@@ -182,7 +198,7 @@ class Command(BaseCommand):
         if value:
             return str(value)
         if interactive:
-            value = input(f"{label}: ").strip()
+            value = ask(f"{label}: ").strip()
         if required and not value:
             flag = "--" + key.replace("_", "-")
             raise CommandError(f"{label} is required: pass {flag}.")
@@ -191,7 +207,7 @@ class Command(BaseCommand):
     def _domains(self, given: list[str], interactive: bool) -> list[str]:
         raw = list(given)
         if not raw and interactive:
-            answer = input("Domains (comma-separated, first is primary; empty for none): ")
+            answer = ask("Domains (comma-separated, first is primary; empty for none): ")
             raw = [part.strip() for part in answer.split(",") if part.strip()]
         domains: list[str] = []
         for host in raw:
@@ -242,5 +258,5 @@ class Command(BaseCommand):
                 raise CommandError(f"The environment variable {variable!r} is not set.")
             return os.environ[variable]
         if interactive:
-            return getpass.getpass("Database password (hidden; empty for none): ")
+            return ask("Database password (hidden; empty for none): ", secret=True)
         return ""

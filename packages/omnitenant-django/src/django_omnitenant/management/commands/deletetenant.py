@@ -16,6 +16,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from django_omnitenant import provisioning
 from django_omnitenant.management._common import add_tenant_argument, get_tenant_or_fail
+from django_omnitenant.management._prompt import ask
 from omnitenant_context import OmnitenantError
 
 
@@ -71,7 +72,7 @@ class Command(BaseCommand):
                 f"(deletetenant --tenant {tenant.tenant_id})."
             )
         if interactive:
-            answer = input(
+            answer = ask(
                 f"This drops all data of tenant {tenant.tenant_id!r}. Type the tenant id to "
                 "confirm: "
             )

@@ -25,6 +25,7 @@ one fails.
 
 from __future__ import annotations
 
+import argparse
 import fcntl
 import hashlib
 import multiprocessing
@@ -47,6 +48,7 @@ from django_omnitenant.management._common import (
     chosen_states,
     select_tenants,
 )
+from django_omnitenant.management._prompt import usage_error
 from django_omnitenant.signals import tenant_migrated
 from django_omnitenant.utils import get_tenant_backend, get_tenant_model
 from omnitenant_backends import (
@@ -96,7 +98,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--jobs", "-j", type=int, default=1, help="Worker processes (default: 1)."
+            "--jobs",
+            "-j",
+            type=_positive_int,
+            default=1,
+            help="Worker processes (default: 1; at least 1).",
         )
         parser.add_argument(
             "--tenant", action="append", default=[], help="Only this tenant; repeatable."
@@ -123,8 +129,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         jobs: int = options["jobs"]
-        if jobs < 1:
-            raise CommandError("--jobs must be at least 1.")
+        if jobs < 1:  # call_command() does not run the option's type on an int
+            raise usage_error("--jobs must be at least 1.")
         started = time.monotonic()
         states = chosen_states(MIGRATED_STATES, options)
         tenants = select_tenants(options["tenant"], options["exclude"], statuses=states)
@@ -135,7 +141,8 @@ class Command(BaseCommand):
         template_problem = self._migrate_template(options)
         pending, outcomes = self._split_up_to_date(tenants, force=options["no_skip"])
         migrate_options = {"fake": options["fake"], "fake_initial": options["fake_initial"]}
-        progress = _Progress(self.stdout, len(tenants), options["progress"], len(outcomes))
+        skipped = sum(1 for outcome in outcomes if outcome.result == UP_TO_DATE)
+        progress = _Progress(self.stdout, len(tenants), options["progress"], skipped)
         for outcome in outcomes:
             progress.record(outcome)
         for outcome in self._run(pending, migrate_options, jobs):
@@ -207,8 +214,12 @@ class Command(BaseCommand):
                     by_schema = applied_migrations_by_schema()
                 applied = by_schema.get(tenant.schema_name, frozenset())
             else:
-                with TenantContext.use_tenant(tenant):
-                    applied = applied_migrations_in_database(tenant_database_alias(tenant))
+                try:
+                    with TenantContext.use_tenant(tenant):
+                        applied = applied_migrations_in_database(tenant_database_alias(tenant))
+                except Exception as exc:  # reported in the summary; the others go on
+                    done.append(Outcome(tenant.tenant_id, FAILED, 0.0, _describe(exc)))
+                    continue
             if required <= applied:
                 done.append(Outcome(tenant.tenant_id, UP_TO_DATE, 0.0))
             else:
@@ -256,6 +267,21 @@ class Command(BaseCommand):
             raise CommandError(f"Every tenant was migrated, but the {template_problem}")
 
 
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return number
+
+
+def _describe(exc: BaseException) -> str:
+    # One line per tenant in the summary; a connection error's detail can span several.
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+
+
 def _worker_start() -> None:
     # A forked worker must never touch the connections it inherited from its parent.
     for connection in connections.all(initialized_only=True):
@@ -289,9 +315,7 @@ def migrate_one(tenant_id: str, options: dict[str, Any]) -> Outcome:
                 )
             tenant_migrated.send(sender=type(tenant), tenant=tenant)
     except Exception as exc:  # reported in the outcome and the summary
-        return Outcome(
-            tenant_id, FAILED, time.monotonic() - started, f"{type(exc).__name__}: {exc}"
-        )
+        return Outcome(tenant_id, FAILED, time.monotonic() - started, _describe(exc))
     return Outcome(tenant_id, MIGRATED, time.monotonic() - started)
 
 

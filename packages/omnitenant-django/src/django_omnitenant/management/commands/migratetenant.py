@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import CommandError, CommandParser
+from django.core.management.base import CommandParser
 from django.core.management.commands import migrate
 
 from django_omnitenant.management._common import (
@@ -17,6 +17,7 @@ from django_omnitenant.management._common import (
     get_tenant_or_fail,
     is_master_name,
 )
+from django_omnitenant.management._prompt import usage_error
 from django_omnitenant.signals import tenant_migrated
 from django_omnitenant.utils import get_tenant_backend
 from omnitenant_backends.conf import backend_settings
@@ -32,11 +33,18 @@ class Command(migrate.Command):
     def add_arguments(self, parser: CommandParser) -> None:
         super().add_arguments(parser)
         add_tenant_argument(parser)
+        # No default: an explicit --database (even the master's) is refused below.
+        parser.set_defaults(database=None)
+
+    def execute(self, *args: Any, **options: Any) -> Any:
+        # Before Django's checks, which read options["database"].
+        if options.get("database") is not None:
+            raise usage_error("--database cannot be combined with --tenant: the tenant decides.")
+        options["database"] = backend_settings().master_database
+        return super().execute(*args, **options)
 
     def handle(self, *args: Any, **options: Any) -> None:
         tenant_id: str = options.pop("tenant")
-        if options["database"] != backend_settings().master_database:
-            raise CommandError("--database cannot be combined with --tenant: the tenant decides.")
         if is_master_name(tenant_id):
             with TenantContext.use_master_db():
                 super().handle(*args, **options)
