@@ -13,6 +13,7 @@ from omnitenant_backends._clone import (
     migrate_schema_template,
     refresh_schema_template,
 )
+from omnitenant_backends._dependents import StorageInUse
 from omnitenant_backends._scope import exclusive_schema, is_schema_exclusive
 from omnitenant_backends.cache import (
     CacheTenantBackend,
@@ -37,6 +38,7 @@ __all__ = [
     "CacheTenantBackend",
     "DatabaseTenantBackend",
     "SchemaTenantBackend",
+    "StorageInUse",
     "TemplateOutcome",
     "TemplateRefresh",
     "TenantCacheMixin",

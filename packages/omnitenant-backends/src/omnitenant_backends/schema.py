@@ -24,6 +24,7 @@ from psycopg import sql
 
 from omnitenant_backends._base import BaseTenantBackend
 from omnitenant_backends._clone import clone_schema, cloning_template, prepare_schema_template
+from omnitenant_backends._dependents import StorageInUse, outside_dependents
 from omnitenant_backends._scope import schema_migration
 from omnitenant_backends.conf import OmnitenantConfigurationError, backend_settings
 from omnitenant_backends.pool import POOL_PREFIX, claim_pool_schema
@@ -178,7 +179,39 @@ class SchemaTenantBackend(BaseTenantBackend):
         return
 
     def _drop(self) -> None:
-        with connections[self.alias].cursor() as cursor:
+        """Drop the schema and everything in it, and nothing outside it.
+
+        ``CASCADE`` is needed for the schema's own objects, but would also drop objects
+        elsewhere that depend on them (another schema's view of one of its tables, a
+        foreign key into it). Those are looked up first, with the schema's tables locked
+        so none can appear meanwhile, and the drop is refused, naming them.
+        """
+        schema = self.schema_name
+        connection = connections[self.alias]
+        with transaction.atomic(using=self.alias), connection.cursor() as cursor:
             cursor.execute(
-                sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(self.schema_name))
+                "SELECT c.relname FROM pg_catalog.pg_class c "
+                "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = %s AND c.relkind IN ('r', 'p', 'v', 'm', 'f') "
+                "ORDER BY c.oid",
+                [schema],
+            )
+            relations = [sql.Identifier(schema, str(row[0])) for row in cursor.fetchall()]
+            if relations:
+                # No new view or foreign key can reach these tables until the drop commits.
+                cursor.execute(
+                    sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(
+                        sql.SQL(", ").join(relations)
+                    )
+                )
+            dependents = outside_dependents(connection, schema)
+            if dependents:
+                raise StorageInUse(
+                    f"The schema {schema!r} of tenant {self.tenant.tenant_id!r} was not "
+                    "dropped: objects outside it depend on it and would be dropped too: "
+                    + "; ".join(dependents)
+                    + ". Drop or change them first."
+                )
+            cursor.execute(
+                sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
             )
