@@ -31,17 +31,25 @@ from omnitenant_backends.postgresql.base import DatabaseWrapper as OmnitenantDat
 from omnitenant_context import IsolationType, Tenant, TenantContext, check_identifier
 
 __all__ = [
+    "TENANT_DATABASE_COMMENT",
     "DatabaseTenantBackend",
+    "database_exists",
+    "drop_database",
+    "is_postgres_engine",
     "is_tenant_database_alias",
     "release_requested_connections",
     "tenant_database_alias",
     "tenant_database_settings",
+    "tenant_databases_on_server",
 ]
 
 logger = logging.getLogger("omnitenant.backends")
 
 _SQLITE_ENGINE = "django.db.backends.sqlite3"
 _DJANGO_POSTGRES_ENGINE = "django.db.backends.postgresql"
+#: The comment omnitenant puts on every PostgreSQL database it creates for a tenant,
+#: with the master database's name: deployments sharing a server never see each other's.
+TENANT_DATABASE_COMMENT = "omnitenant tenant database of master {master}"
 # Databases that exist on every PostgreSQL server and must never be created or dropped.
 _SYSTEM_DATABASES = frozenset({"postgres", "template0", "template1"})
 
@@ -213,6 +221,15 @@ class DatabaseTenantBackend(BaseTenantBackend):
                 )
             _execute_on_server(entry, statement)
         self._created = True
+        if entry["ENGINE"] != _SQLITE_ENGINE:
+            # Marks the database as a tenant's, so an orphan (no row names it any more)
+            # can be told from any other database of the server.
+            _execute_on_server(
+                entry,
+                sql.SQL("COMMENT ON DATABASE {} IS {}").format(
+                    sql.Identifier(entry["NAME"]), sql.Literal(_tenant_database_comment())
+                ),
+            )
         if run_migrations:
             with TenantContext.use_tenant(self.tenant):
                 self._run_migrate()
@@ -225,16 +242,7 @@ class DatabaseTenantBackend(BaseTenantBackend):
         entry = self.settings_dict
         self._refuse_shared(entry)
         _unregister(self.tenant.database_alias)
-        if entry["ENGINE"] == _SQLITE_ENGINE:
-            for suffix in ("", "-wal", "-shm", "-journal"):
-                Path(entry["NAME"] + suffix).unlink(missing_ok=True)
-            return
-        _execute_on_server(
-            entry,
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(entry["NAME"])
-            ),
-        )
+        drop_database(entry)
 
     @staticmethod
     def _refuse_shared(entry: dict[str, Any]) -> None:
@@ -255,6 +263,73 @@ class DatabaseTenantBackend(BaseTenantBackend):
             raise OmnitenantConfigurationError(
                 f"{entry['NAME']!r} is a PostgreSQL system database; choose another name."
             )
+
+
+def drop_database(entry: dict[str, Any]) -> None:
+    """Drop the database (or SQLite file) of the ``DATABASES``-style ``entry``.
+
+    Never the master's, a configured one or a PostgreSQL system database.
+    """
+    DatabaseTenantBackend._refuse_shared(entry)
+    if entry["ENGINE"] == _SQLITE_ENGINE:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(entry["NAME"] + suffix).unlink(missing_ok=True)
+        return
+    _execute_on_server(
+        entry,
+        sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(entry["NAME"])),
+    )
+
+
+def database_exists(entry: dict[str, Any]) -> bool:
+    """Tell whether the database (or SQLite file) of ``entry`` exists.
+
+    Raises whatever connecting to its server raises when the server cannot be reached.
+    """
+    if entry["ENGINE"] == _SQLITE_ENGINE:
+        return Path(entry["NAME"]).exists()
+    rows = _query_on_server(
+        entry,
+        sql.SQL("SELECT 1 FROM pg_catalog.pg_database WHERE datname = {}").format(
+            sql.Literal(entry["NAME"])
+        ),
+    )
+    return bool(rows)
+
+
+def _tenant_database_comment() -> str:
+    master = connections[backend_settings().master_database].settings_dict.get("NAME")
+    return TENANT_DATABASE_COMMENT.format(master=master)
+
+
+def tenant_databases_on_server(entry: dict[str, Any]) -> list[str]:
+    """The databases on ``entry``'s server that omnitenant created for this master's
+    tenants, sorted."""
+    rows = _query_on_server(
+        entry,
+        sql.SQL(
+            "SELECT datname FROM pg_catalog.pg_database "
+            "WHERE pg_catalog.shobj_description(oid, 'pg_database') = {} ORDER BY datname"
+        ).format(sql.Literal(_tenant_database_comment())),
+    )
+    return [str(row[0]) for row in rows]
+
+
+def _query_on_server(entry: dict[str, Any], statement: sql.Composable) -> list[tuple[Any, ...]]:
+    wrapper = load_backend(entry["ENGINE"]).DatabaseWrapper(
+        _with_django_defaults(entry), "omnitenant_admin"
+    )
+    try:
+        with wrapper._nodb_cursor() as cursor:
+            cursor.execute(statement)
+            return list(cursor.fetchall())
+    finally:
+        wrapper.close()
+
+
+def is_postgres_engine(engine: object) -> bool:
+    """Tell whether ``engine`` is Django's PostgreSQL engine or the omnitenant one."""
+    return _is_postgres_engine(engine)
 
 
 def _execute_on_server(entry: dict[str, Any], statement: sql.Composable) -> None:

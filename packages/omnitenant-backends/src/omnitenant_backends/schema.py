@@ -30,7 +30,13 @@ from omnitenant_backends.conf import OmnitenantConfigurationError, backend_setti
 from omnitenant_backends.pool import POOL_PREFIX, claim_pool_schema
 from omnitenant_context import IsolationType, Tenant, TenantContext, check_identifier
 
-__all__ = ["SchemaTenantBackend", "is_shared_schema", "schema_exists", "tenant_schema_names"]
+__all__ = [
+    "SchemaTenantBackend",
+    "drop_schema",
+    "is_shared_schema",
+    "schema_exists",
+    "tenant_schema_names",
+]
 
 logger = logging.getLogger("omnitenant.backends")
 
@@ -179,39 +185,48 @@ class SchemaTenantBackend(BaseTenantBackend):
         return
 
     def _drop(self) -> None:
-        """Drop the schema and everything in it, and nothing outside it.
+        drop_schema(self.schema_name, using=self.alias, owner=f"tenant {self.tenant.tenant_id!r}")
 
-        ``CASCADE`` is needed for the schema's own objects, but would also drop objects
-        elsewhere that depend on them (another schema's view of one of its tables, a
-        foreign key into it). Those are looked up first, with the schema's tables locked
-        so none can appear meanwhile, and the drop is refused, naming them.
-        """
-        schema = self.schema_name
-        connection = connections[self.alias]
-        with transaction.atomic(using=self.alias), connection.cursor() as cursor:
+
+def drop_schema(schema: str, *, using: str | None = None, owner: str = "") -> None:
+    """Drop ``schema`` and everything in it, and nothing outside it.
+
+    ``CASCADE`` is needed for the schema's own objects, but would also drop objects
+    elsewhere that depend on them (another schema's view of one of its tables, a foreign
+    key into it). Those are looked up first, with the schema's relations locked so none
+    can appear meanwhile, and the drop is refused with :class:`StorageInUse`, naming them.
+    A shared schema (the public schema, the template) is never dropped.
+    """
+    name = check_identifier(schema, what="schema name")
+    if is_shared_schema(name):
+        raise OmnitenantConfigurationError(
+            f"The schema {name!r} is shared; a tenant can never own or drop it."
+        )
+    alias = using or backend_settings().master_database
+    connection = connections[alias]
+    with transaction.atomic(using=alias), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_catalog.pg_class c "
+            "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relkind IN ('r', 'p', 'v', 'm', 'f') "
+            "ORDER BY c.oid",
+            [name],
+        )
+        relations = [sql.Identifier(name, str(row[0])) for row in cursor.fetchall()]
+        if relations:
+            # No new view or foreign key can reach these tables until the drop commits.
             cursor.execute(
-                "SELECT c.relname FROM pg_catalog.pg_class c "
-                "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-                "WHERE n.nspname = %s AND c.relkind IN ('r', 'p', 'v', 'm', 'f') "
-                "ORDER BY c.oid",
-                [schema],
-            )
-            relations = [sql.Identifier(schema, str(row[0])) for row in cursor.fetchall()]
-            if relations:
-                # No new view or foreign key can reach these tables until the drop commits.
-                cursor.execute(
-                    sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(
-                        sql.SQL(", ").join(relations)
-                    )
+                sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(
+                    sql.SQL(", ").join(relations)
                 )
-            dependents = outside_dependents(connection, schema)
-            if dependents:
-                raise StorageInUse(
-                    f"The schema {schema!r} of tenant {self.tenant.tenant_id!r} was not "
-                    "dropped: objects outside it depend on it and would be dropped too: "
-                    + "; ".join(dependents)
-                    + ". Drop or change them first."
-                )
-            cursor.execute(
-                sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
             )
+        dependents = outside_dependents(connection, name)
+        if dependents:
+            whose = f" of {owner}" if owner else ""
+            raise StorageInUse(
+                f"The schema {name!r}{whose} was not dropped: objects outside it depend on "
+                "it and would be dropped too: "
+                + "; ".join(dependents)
+                + ". Drop or change them first."
+            )
+        cursor.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
