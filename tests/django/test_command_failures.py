@@ -87,7 +87,13 @@ def test_migratealltenants_migrates_everyone_else_past_an_unreachable_database(
             override_settings(MIGRATION_MODULES={"tenantapp": UPGRADED}),
             pytest.raises(CommandError, match="1 of 3 tenants were not migrated: gone_db"),
         ):
-            call_command("migratealltenants", "--progress", "lines", stdout=out, stderr=err)
+            call_command(
+                "migratealltenants",
+                *("--tenant", "reach_a", "--tenant", "gone_db", "--tenant", "reach_b"),
+                *("--progress", "lines"),
+                stdout=out,
+                stderr=err,
+            )
         assert all(has_marker_table(tenant) for tenant in healthy)
     finally:
         with override_settings(MIGRATION_MODULES={"tenantapp": UPGRADED}):
@@ -107,8 +113,11 @@ def test_migratealltenants_with_an_unreachable_database_exits_1_with_a_summary(
     tenant_factory: Any, unreachable_tenant: Any
 ) -> None:
     tenant_factory("reach_c")
-    result = manage("migratealltenants", "--progress", "lines")
-    assert_clean_exit(result, 1, "were not migrated: gone_db")
+    # Only these two: the suite's other tenants are not this test's business.
+    result = manage(
+        "migratealltenants", "--tenant", "reach_c", "--tenant", "gone_db", "--progress", "lines"
+    )
+    assert_clean_exit(result, 1, "1 of 2 tenants were not migrated: gone_db")
     assert "gone_db: failed" in result.stderr
     assert "up to date" in result.stdout  # the summary table
 
