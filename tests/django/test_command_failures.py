@@ -184,3 +184,12 @@ def test_createtenant_refuses_database_options_on_a_schema_tenant(
     result = manage("createtenant", "--noinput", "--tenant-id", "schema_opts", *options)
     assert_clean_exit(result, 2, f"{refused} only apply to database tenants")
     assert not Tenant.objects.filter(tenant_id="schema_opts").exists()
+
+
+def test_createtenant_refuses_another_tenants_schema(tenant_factory: Any) -> None:
+    tenant_factory("schema_owner")
+    result = manage(
+        "createtenant", "--noinput", "--tenant-id", "schema_thief", "--schema-name", "schema_owner"
+    )
+    assert_clean_exit(result, 1, "Another tenant uses this schema name already")
+    assert not Tenant.objects.filter(tenant_id="schema_thief").exists()

@@ -228,13 +228,16 @@ class BaseTenant(models.Model):
         constraints = (
             # Two tenants never share storage: purging one would drop the other's data.
             models.UniqueConstraint(
-                fields=["schema_name"], name="%(app_label)s_%(class)s_unique_schema_name"
+                fields=["schema_name"],
+                name="%(app_label)s_%(class)s_unique_schema_name",
+                violation_error_message="Another tenant uses this schema name already.",
             ),
             # A database tenant's database: its NAME, or the tenant id it defaults to.
             models.UniqueConstraint(
                 Coalesce(KeyTextTransform(_DATABASE_NAME_KEY, "database_config"), "tenant_id"),
                 condition=models.Q(isolation_type=IsolationType.DATABASE.value),
                 name="%(app_label)s_%(class)s_unique_database_name",
+                violation_error_message="Another tenant uses this database already.",
             ),
         )
 
