@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('testapp', '0001_initial'),
+        ('testapp', '0002_tenant_lifecycle_states'),
     ]
 
     operations = [
