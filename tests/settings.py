@@ -60,7 +60,9 @@ OMNITENANT_CONFIG: dict[str, Any] = {
     "TENANT_MODEL": "testapp.Tenant",
     "DOMAIN_MODEL": "testapp.Domain",
     "PUBLIC_HOST": "example.test",
-    "MASTER_APPS": ["testapp"],
+    # django_cache: the tables of Django's DatabaseCache (its pseudo-app label) live in the
+    # master's shared schema; the tenant-aware cache namespaces the keys in them.
+    "MASTER_APPS": ["testapp", "django_cache"],
     "TENANT_APPS": ["tenantapp"],
     "TENANT_SITES": True,
     "SHARED_APPS": [

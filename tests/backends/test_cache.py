@@ -139,8 +139,8 @@ def cache(cache_settings: dict[str, Any]) -> Iterator[TenantCacheMixin]:
 def _create_cache_table(table: str) -> None:
     from django.core.management import call_command
 
-    # The table sits in the master database's shared schema, where the search path of
-    # every schema tenant also finds it.
+    # The table sits in the master database's shared schema; the router sends the
+    # django_cache pseudo-app (MASTER_APPS in tests/settings.py) there, inside tenants too.
     with TenantContext.use_master_db():
         call_command("createcachetable", table, verbosity=0)
 

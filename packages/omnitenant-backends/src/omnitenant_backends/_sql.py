@@ -9,7 +9,7 @@ from psycopg import sql
 
 from omnitenant_context import check_identifier
 
-__all__ = ["qualified", "search_path_bytes", "search_path_sql"]
+__all__ = ["qualified", "search_path_bytes", "search_path_sql", "set_search_path_bytes"]
 
 
 def search_path_sql(schemas: Iterable[str]) -> sql.Composed:
@@ -28,6 +28,24 @@ def search_path_bytes(schemas: tuple[str, ...]) -> bytes:
     the bytes do not depend on the connection.
     """
     return search_path_sql(schemas).as_bytes(None)
+
+
+@functools.lru_cache(maxsize=4096)
+def set_search_path_bytes(schemas: tuple[str, ...], *, local: bool) -> bytes:
+    """``SELECT set_config('search_path', '"a", "b"', local)`` rendered once per path.
+
+    A function call rather than ``SET``: it is an ordinary statement, so it can share one
+    pipeline (one round trip) with the statement it goes ahead of. With ``local`` the
+    path ends with the current transaction (the implicit one of an autocommit statement
+    too), which is what a transaction-mode pooler needs.
+    """
+    names = [sql.Identifier(check_identifier(name, what="schema name")) for name in schemas]
+    value = sql.SQL(", ").join(names).as_string(None)
+    return (
+        sql.SQL("SELECT pg_catalog.set_config('search_path', {}, {})")
+        .format(sql.Literal(value), sql.SQL("true" if local else "false"))
+        .as_bytes(None)
+    )
 
 
 def qualified(schema: str, name: str) -> sql.Identifier:

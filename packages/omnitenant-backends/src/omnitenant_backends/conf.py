@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
 
+from omnitenant_context import check_identifier
 from omnitenant_backends.config import (
     OmnitenantConfigurationError,
     SettingsGroup,
@@ -48,6 +49,18 @@ def _non_negative_int(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ValueError(f"must be zero or a positive integer, not {value!r}")
     return value
+
+
+def _schema_names(value: object) -> tuple[str, ...]:
+    """A list of schema names, each passing the identifier rule."""
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise ValueError(f"must be a list of schema names, not {value!r}")
+    names: list[str] = []
+    for name in value:
+        checked = check_identifier(name, what="schema name")
+        if checked not in names:
+            names.append(checked)
+    return tuple(names)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +132,17 @@ class BackendSettings:
         section=_SCHEMA,
         doc="`False` runs the migrations for every new tenant instead of cloning.",
     )
+    extension_schemas: tuple[str, ...] = setting(
+        "EXTENSION_SCHEMAS",
+        (),
+        parse=_schema_names,
+        section=_SCHEMA,
+        doc="Schemas that hold only extensions (their functions, types, operators), put "
+        "on every `search_path` after the tenant's (or the shared) schema. A schema tenant's "
+        "path holds nothing else: a table missing from the tenant's schema is an error, "
+        "never the master's rows. Checked once per process to hold no table, view or "
+        "sequence an extension does not own; the shared schema is refused.",
+    )
     database_defaults: Mapping[str, Any] = setting(
         "DATABASE_DEFAULTS",
         {},
@@ -177,6 +201,14 @@ class BackendSettings:
         "schema tenant renames one instead of cloning or migrating. `0`: no pool. See "
         "[operations.md](operations.md#the-warm-pool-of-schemas).",
     )
+
+    def __post_init__(self) -> None:
+        if self.public_schema in self.extension_schemas:
+            raise OmnitenantConfigurationError(
+                f"OMNITENANT_CONFIG['EXTENSION_SCHEMAS'] names the shared schema "
+                f"{self.public_schema!r}, which holds the master's tables: move the "
+                "extensions to a schema of their own."
+            )
 
     def app_scope(self, app_label: str) -> AppScope:
         """Return the scope of ``app_label`` (the default scope if it is in no list)."""

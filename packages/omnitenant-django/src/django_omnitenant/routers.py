@@ -4,7 +4,10 @@ Every app has a scope (``OMNITENANT_CONFIG`` ``MASTER_APPS`` / ``TENANT_APPS`` /
 ``SHARED_APPS``, by app label; ``DEFAULT_APP_SCOPE`` for the rest, ``"shared"`` unless set):
 
 * ``master`` models live only in the master database (its shared schema): tenants,
-  domains, anything global. They are always routed there, inside tenants too.
+  domains, anything global. They are always routed there, inside tenants too: while a
+  schema tenant is active (whose path holds its own schema alone) through the master
+  route, the master connection with the shared schema's path on its statements (see
+  :mod:`omnitenant_backends.postgresql.master_route`).
 * ``tenant`` models live in every tenant and nowhere else. With no tenant active a query
   raises :class:`~omnitenant_context.NoTenantActive` instead of reading shared data.
 * ``shared`` models live in both; they follow the active tenant, or the master without one.
@@ -22,6 +25,7 @@ from django.db import models
 from omnitenant_backends import tenant_database_alias
 from omnitenant_backends.conf import backend_settings
 from omnitenant_backends.database import is_tenant_database_alias
+from omnitenant_backends.postgresql.master_route import is_master_route, master_route_alias
 from omnitenant_backends.transactions import check_tenant_write
 from omnitenant_context import IsolationType, NoTenantActive, TenantContext
 
@@ -35,6 +39,8 @@ class TenantRouter:
         conf = backend_settings()
         scope = conf.app_scope(model._meta.app_label)
         if scope == "master":
+            if migrating_tenant_schema():
+                return master_route_alias(conf.master_database)
             return conf.master_database
         state = TenantContext.get_state()
         tenant = state.tenant
@@ -65,8 +71,11 @@ class TenantRouter:
         return alias
 
     def allow_relation(self, obj1: models.Model, obj2: models.Model, **hints: Any) -> bool | None:
-        # Rows of two databases can never reference each other.
-        if obj1._state.db and obj2._state.db and obj1._state.db != obj2._state.db:
+        # Rows of two databases can never reference each other (the master route is the
+        # master database).
+        master = backend_settings().master_database
+        first, second = (_database_of(obj._state.db, master) for obj in (obj1, obj2))
+        if first and second and first != second:
             return False
         return None
 
@@ -84,8 +93,13 @@ class TenantRouter:
         return scope != "tenant"
 
 
+def _database_of(alias: str | None, master: str) -> str | None:
+    return master if alias is not None and is_master_route(alias, master) else alias
+
+
 def migrating_tenant_schema() -> bool:
-    """Whether a migration on the master connection targets a tenant's schema now."""
+    """Whether the master connection's path is a tenant's schema now (not the shared one):
+    migrations then target that schema, and master-scoped models take the master route."""
     state = TenantContext.get_state()
     public = backend_settings().public_schema
     if state.schema is not None:

@@ -1,33 +1,52 @@
 """Django's PostgreSQL backend, made to follow the tenant context.
 
-The connection sets ``search_path`` when a cursor is taken and only when the path the
-context wants differs from the path the connection is known to have: a warm request that
-stays in one tenant sends no extra statement at all, and a switch costs one ``SET``.
+**Fail closed.** Inside a schema tenant the ``search_path`` is the tenant's schema alone
+(plus ``EXTENSION_SCHEMAS``, which hold no tables): a table missing from the tenant's
+schema is an error, never the master's rows. Master-scoped models reach the shared schema
+through the master route (:mod:`omnitenant_backends.postgresql.master_route`): the same
+connection, with the shared schema's path on the statements sent through it.
+
+**The path travels with the statement.** Each raw cursor records the path its statements
+need (decided when Django takes the cursor). When that differs from the path the
+connection is known to have, the engine sends ``SELECT set_config('search_path', ...)``
+and the statement together in one psycopg pipeline: one round trip, as if the statement
+were alone. A warm request that stays in one tenant sends nothing extra at all.
 
 What the wrapper knows about the path is forgotten whenever PostgreSQL may have changed it
 behind our back: on a new connection (a pooled one may come with any path), on rollback,
-savepoint rollback and failed commit (a ``SET`` issued inside the rolled-back transaction is
-undone by the server), and on close. Forgetting only costs one ``SET`` on the next cursor.
+savepoint rollback and failed commit (a ``set_config`` inside a rolled-back transaction,
+the implicit one of an autocommit statement included, is undone by the server), and on
+close. Forgetting costs no round trip, only the ``set_config`` riding along next time.
 
-A brand-new, unpooled connection receives its initial path in the connection's start-up
-options, which costs no round trip at all: with Django's default ``CONN_MAX_AGE = 0`` every
-request opens a fresh connection, already in the right tenant.
+**Poolers.** ``DATABASES[alias]["OMNITENANT_POOLER"]`` declares what sits between Django
+and PostgreSQL:
+
+* ``None`` (default): a direct connection, or Django's own pool (``OPTIONS["pool"]``).
+  A brand-new unpooled connection receives its path (and time zone) in the start-up
+  options, so with ``CONN_MAX_AGE = 0`` every request's connection starts in its tenant.
+* ``"session"`` (PgBouncer ``pool_mode = session``): no start-up ``options`` (stock
+  PgBouncer refuses them); the path is session state, set on first use.
+* ``"transaction"`` (PgBouncer ``pool_mode = transaction``): nothing survives a
+  transaction, so every transaction carries its path (``set_config(..., true)``, local to
+  it) in the same round trip as its first statement. Server-side cursors, prepared
+  statements and ``assume_role`` depend on session state and are refused.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, Final, Literal, cast
 
 from django.db.backends.postgresql import base as postgresql_base
+from psycopg import pq
 
-from omnitenant_backends._scope import is_schema_exclusive
-from omnitenant_backends._sql import search_path_bytes
-from omnitenant_backends.conf import backend_settings
+from omnitenant_backends._sql import search_path_bytes, set_search_path_bytes
+from omnitenant_backends.conf import OmnitenantConfigurationError, backend_settings
 from omnitenant_backends.postgresql.schema import DatabaseSchemaEditor
 from omnitenant_context import ContextState, IsolationType, TenantContext
 
-__all__ = ["DatabaseWrapper", "wanted_search_path"]
+__all__ = ["POOLER_KEY", "DatabaseWrapper", "PoolerMode", "wanted_search_path"]
 
 # What may go into a libpq "-c name=value" option unescaped (time zone names do).
 _SAFE_OPTION_VALUE = re.compile(r"[A-Za-z0-9_/+\-]+")
@@ -36,19 +55,35 @@ _SAFE_OPTION_VALUE = re.compile(r"[A-Za-z0-9_/+\-]+")
 #: connections never switch to a tenant schema, only to an explicit ``use_schema``.
 TENANT_DATABASE_FLAG = "OMNITENANT_TENANT_DATABASE"
 
+#: Key in a ``DATABASES`` entry declaring the connection pooler in front of the server.
+POOLER_KEY: Final = "OMNITENANT_POOLER"
+
+PoolerMode = Literal["session", "transaction"]
+_POOLER_MODES: Final = (None, "session", "transaction")
+
+_IN_TRANSACTION = pq.TransactionStatus.INTRANS
+
 
 def wanted_search_path(
-    state: ContextState, *, tenant_database: bool, exclusive: bool = False
+    state: ContextState,
+    *,
+    tenant_database: bool,
+    exclusive: bool = False,
+    master_route: bool = False,
 ) -> tuple[str, ...]:
     """The ``search_path`` a connection should have in ``state``.
 
-    The shared (public) schema comes last, so master tables such as tenants and domains
-    stay readable inside a tenant while the tenant's own tables win. With ``exclusive``
-    (see :func:`omnitenant_backends.exclusive_schema`) the shared schema is left out.
+    A schema tenant (or a schema chosen with ``use_schema``) gets its schema alone,
+    followed by ``EXTENSION_SCHEMAS``; the master gets the shared schema and the same
+    extension schemas. ``master_route`` asks for the master's path whatever the state (the
+    statements of master-scoped models). ``exclusive`` is accepted for compatibility:
+    every tenant path leaves the shared schema out now.
     """
-    public = backend_settings().public_schema
-    schema = state.schema
-    if schema is None:
+    del exclusive
+    conf = backend_settings()
+    public = conf.public_schema
+    schema = None if master_route else state.schema
+    if schema is None and not master_route:
         tenant = state.tenant
         if (
             tenant is not None
@@ -57,9 +92,131 @@ def wanted_search_path(
             and tenant.isolation_type == IsolationType.SCHEMA
         ):
             schema = tenant.schema_name
-    if schema is None or schema == public:
-        return (public,)
-    return (schema,) if exclusive else (schema, public)
+    head = public if schema is None else schema
+    return (head, *(name for name in conf.extension_schemas if name != head))
+
+
+def _pooler_mode(settings_dict: dict[str, Any], alias: str) -> PoolerMode | None:
+    mode = settings_dict.get(POOLER_KEY)
+    if mode not in _POOLER_MODES:
+        raise OmnitenantConfigurationError(
+            f"DATABASES[{alias!r}][{POOLER_KEY!r}] is {mode!r}; use one of {_POOLER_MODES}."
+        )
+    if mode == "transaction":
+        options = settings_dict.get("OPTIONS") or {}
+        problems = []
+        if not settings_dict.get("DISABLE_SERVER_SIDE_CURSORS"):
+            problems.append(
+                "set DISABLE_SERVER_SIDE_CURSORS = True (a server-side cursor lives in one "
+                "server session; .iterator() would read it on another)"
+            )
+        if options.get("prepare_threshold") is not None:
+            problems.append(
+                "remove OPTIONS['prepare_threshold'] (prepared statements are session state)"
+            )
+        if options.get("assume_role"):
+            problems.append("remove OPTIONS['assume_role'] (SET ROLE is session state)")
+        if problems:
+            raise OmnitenantConfigurationError(
+                f"DATABASES[{alias!r}] declares {POOLER_KEY} = 'transaction', where nothing "
+                "survives a transaction: " + "; ".join(problems) + "."
+            )
+    return cast("PoolerMode | None", mode)
+
+
+# (alias, database, extension schemas) already checked in this process.
+_checked_extension_schemas: set[tuple[str, str, tuple[str, ...]]] = set()
+
+_EXTENSION_SCHEMA_TABLES: Final = b"""
+SELECT n.nspname || '.' || c.relname
+FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = ANY(%s) AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
+  AND NOT EXISTS (
+    SELECT 1 FROM pg_catalog.pg_depend d
+    WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+ORDER BY 1
+"""
+
+
+def _check_extension_schemas(raw: Any, alias: str) -> None:
+    """Refuse ``EXTENSION_SCHEMAS`` that hold relations of their own (once per process).
+
+    Relations an extension owns (PostGIS's ``spatial_ref_sys``) are allowed; anything else
+    would be found by an unqualified name that is missing from a tenant's schema.
+    """
+    schemas = backend_settings().extension_schemas
+    if not schemas:
+        return
+    key = (alias, str(raw.info.dbname), schemas)
+    if key in _checked_extension_schemas:
+        return
+    tables = [str(row[0]) for row in raw.execute(_EXTENSION_SCHEMA_TABLES, [list(schemas)])]
+    if raw.info.transaction_status != pq.TransactionStatus.IDLE:
+        raw.rollback()
+    if tables:
+        raw.close()
+        raise OmnitenantConfigurationError(
+            "OMNITENANT_CONFIG['EXTENSION_SCHEMAS'] must name schemas that hold only "
+            f"extensions, but these relations are no extension's: {', '.join(tables)}. "
+            "Move them, or the schema out of EXTENSION_SCHEMAS."
+        )
+    _checked_extension_schemas.add(key)
+
+
+def _may_hold_several_statements(query: Any) -> bool:
+    """Whether ``query`` might be several statements (a ``;`` anywhere counts: a false
+    alarm only costs the path a round trip of its own)."""
+    if isinstance(query, str):
+        return ";" in query
+    if isinstance(query, bytes):
+        return b";" in query
+    return True  # psycopg.sql objects: not worth rendering twice to find out
+
+
+class _PathCursorMixin:
+    """A psycopg cursor that sends its statement's path ahead of it when needed.
+
+    ``_omnitenant`` is set by :meth:`DatabaseWrapper.create_cursor`; cursors psycopg or
+    Django make on the raw connection for their own set-up have none and run unchanged.
+    """
+
+    _omnitenant: DatabaseWrapper | None = None
+    _omnitenant_path: tuple[str, ...] = ()
+
+    def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+        run = super().execute  # type: ignore[misc]  # psycopg's cursor comes after the mixin
+        wrapper = self._omnitenant
+        if wrapper is None:
+            return run(query, params, **kwargs)
+        return wrapper.run_with_path(
+            self._omnitenant_path,
+            lambda: run(query, params, **kwargs),
+            multiple_statements=_may_hold_several_statements(query),
+        )
+
+    def executemany(self, query: Any, params_seq: Iterable[Any], **kwargs: Any) -> Any:
+        run = super().executemany  # type: ignore[misc]  # psycopg's cursor comes after the mixin
+        wrapper = self._omnitenant
+        if wrapper is None:
+            return run(query, params_seq, **kwargs)
+        return wrapper.run_with_path(self._omnitenant_path, lambda: run(query, params_seq, **kwargs))
+
+
+class PathCursor(_PathCursorMixin, postgresql_base.Cursor):  # type: ignore[name-defined,misc]  # Django's psycopg 3 cursor, untyped
+    """Django's client-side-binding cursor (the default), path-aware."""
+
+
+class PathServerBindingCursor(  # type: ignore[misc]  # Django's psycopg 3 cursor, untyped
+    _PathCursorMixin,
+    postgresql_base.ServerBindingCursor,  # type: ignore[name-defined]
+):
+    """Django's server-side-binding cursor (``OPTIONS["server_side_binding"]``), path-aware."""
+
+
+_PATH_CURSORS: Final[dict[Any, Any]] = {
+    postgresql_base.Cursor: PathCursor,  # type: ignore[attr-defined]
+    postgresql_base.ServerBindingCursor: PathServerBindingCursor,  # type: ignore[attr-defined]
+}
 
 
 class DatabaseWrapper(postgresql_base.DatabaseWrapper):
@@ -69,37 +226,57 @@ class DatabaseWrapper(postgresql_base.DatabaseWrapper):
 
     def __init__(self, settings_dict: dict[str, Any], alias: str = "default") -> None:
         super().__init__(settings_dict, alias)
-        # The path the server is known to have on this connection; None = unknown.
+        # The path the server is known to have on this connection; None = unknown. In
+        # transaction pooling it is only trusted inside the transaction that set it.
         self.omnitenant_search_path: tuple[str, ...] | None = None
         # Memo: the last context state seen and the path it maps to. States are
         # immutable and reused for a whole scope, so an identity check suffices.
         self._memo_state: ContextState | None = None
-        self._memo_exclusive = False
         self._memo_path: tuple[str, ...] = ()
         self._tenant_database = bool(settings_dict.get(TENANT_DATABASE_FLAG))
+        self.omnitenant_pooler: PoolerMode | None = _pooler_mode(settings_dict, alias)
+        self._transaction_pooling = self.omnitenant_pooler == "transaction"
         # True while Django runs its own savepoint statements: they need no tenant path,
         # and after an error the server refuses every statement but the rollback.
         self._path_suspended = False
+        # Set by the master route while it takes a cursor on this connection.
+        self.omnitenant_master_route = False
 
     def _wanted(self) -> tuple[str, ...]:
-        state = TenantContext.get_state()
-        exclusive = is_schema_exclusive()
-        if state is not self._memo_state or exclusive is not self._memo_exclusive:
-            self._memo_path = wanted_search_path(
-                state, tenant_database=self._tenant_database, exclusive=exclusive
+        if self.omnitenant_master_route:
+            return wanted_search_path(
+                TenantContext.get_state(), tenant_database=self._tenant_database, master_route=True
             )
+        state = TenantContext.get_state()
+        if state is not self._memo_state:
+            self._memo_path = wanted_search_path(state, tenant_database=self._tenant_database)
             self._memo_state = state
-            self._memo_exclusive = exclusive
         return self._memo_path
 
     def _uses_pool(self) -> bool:
         return bool(self.settings_dict["OPTIONS"].get("pool"))
 
+    def get_connection_params(self) -> dict[str, Any]:
+        params: dict[str, Any] = super().get_connection_params()
+        factory = params.get("cursor_factory")
+        path_cursor = _PATH_CURSORS.get(factory)
+        if path_cursor is None:
+            raise OmnitenantConfigurationError(
+                f"DATABASES[{self.alias!r}]['OPTIONS']['cursor_factory'] is {factory!r}; the "
+                "omnitenant engine needs Django's own cursor classes to carry the tenant's "
+                "search_path."
+            )
+        params["cursor_factory"] = path_cursor
+        return params
+
     def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
         self.omnitenant_search_path = None
-        if self._uses_pool():
-            # A pooled connection comes with whatever path its last user left.
-            return super().get_new_connection(conn_params)
+        if self._uses_pool() or self.omnitenant_pooler is not None:
+            # A pooled connection comes with whatever path its last user left, and a
+            # pooler refuses the start-up options: the first statement carries the path.
+            connection = super().get_new_connection(conn_params)
+            _check_extension_schemas(connection, self.alias)
+            return connection
         wanted = self._wanted()
         options = [conn_params.get("options", ""), f"-c search_path={','.join(wanted)}"]
         timezone = self.timezone_name
@@ -110,15 +287,64 @@ class DatabaseWrapper(postgresql_base.DatabaseWrapper):
         connection = super().get_new_connection(
             {**conn_params, "options": " ".join(option for option in options if option)}
         )
+        _check_extension_schemas(connection, self.alias)
         self.omnitenant_search_path = wanted
         return connection
 
     def create_cursor(self, name: str | None = None) -> Any:
-        if not self._path_suspended:
-            wanted = self._wanted()
+        cursor = super().create_cursor(name)
+        if self._path_suspended:
+            return cursor
+        wanted = self._wanted()
+        if name:
+            # A server-side cursor declares itself in its own statements: give the
+            # connection its path first (a separate round trip, only when it differs).
             if wanted != self.omnitenant_search_path:
                 self._set_search_path(wanted)
-        return super().create_cursor(name)
+            return cursor
+        cursor._omnitenant = self
+        cursor._omnitenant_path = wanted
+        return cursor
+
+    def run_with_path(
+        self, wanted: tuple[str, ...], run: Callable[[], Any], *, multiple_statements: bool = False
+    ) -> Any:
+        """Run ``run`` (one statement) on a connection whose path is ``wanted``.
+
+        When the connection's path is not known to be ``wanted``, the ``set_config`` goes
+        into one pipeline with the statement: both reach the server in one round trip, in
+        one transaction (the statement's implicit one under autocommit).
+        """
+        if self._path_suspended:
+            return run()
+        if wanted == self.omnitenant_search_path and (
+            not self._transaction_pooling
+            or self.connection.pgconn.transaction_status == _IN_TRANSACTION
+        ):
+            return run()
+        raw = self.connection
+        self.omnitenant_search_path = None
+        statement = set_search_path_bytes(wanted, local=self._transaction_pooling)
+        if multiple_statements:
+            # Several statements in one string need the simple query protocol, which a
+            # pipeline cannot carry: the path goes first, in a round trip of its own (and
+            # in one explicit transaction with them when only a transaction keeps it).
+            if self._transaction_pooling and raw.autocommit:
+                with raw.transaction():
+                    raw.execute(statement)
+                    result = run()
+                return result
+            raw.execute(statement)
+            result = run()
+        else:
+            with raw.pipeline():
+                raw.execute(statement)
+                result = run()
+        # Reached only when both statements succeeded. Under autocommit with transaction
+        # pooling the local path ended with the statement; the transaction-status check
+        # above makes the next statement carry it again.
+        self.omnitenant_search_path = wanted
+        return result
 
     def _set_search_path(self, wanted: tuple[str, ...]) -> None:
         # Unknown until the server confirmed it: a failed SET leaves the path unknown.
