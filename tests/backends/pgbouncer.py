@@ -1,0 +1,145 @@
+"""A PgBouncer of the test's own: stock Debian package, generated config, stopped by pid.
+
+The binary comes from Debian's ``pgbouncer`` package, installed with apt-get when missing.
+Each instance listens on a free 127.0.0.1 port, with its config, pid file and log in a
+temporary directory. No ``ignore_startup_parameters``: the engine must work with stock
+PgBouncer, which refuses the ``options`` start-up parameter.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+__all__ = ["PgBouncer", "pgbouncer_binary"]
+
+_BINARY_PATHS = ("/usr/sbin/pgbouncer", "/usr/bin/pgbouncer")
+
+
+def pgbouncer_binary() -> str | None:
+    """The pgbouncer executable, installing Debian's package when it is missing."""
+    found = shutil.which("pgbouncer") or next((p for p in _BINARY_PATHS if os.path.exists(p)), None)
+    if found or shutil.which("apt-get") is None or os.geteuid() != 0:
+        return found
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = ["apt-get", "install", "-y", "-q", "pgbouncer"]
+    for attempt in range(30):
+        if subprocess.run(install, env=env, capture_output=True, check=False).returncode == 0:
+            break
+        # A missing package list (fresh machine) or another apt holding the lock.
+        if attempt == 0:
+            subprocess.run(["apt-get", "update", "-q"], env=env, capture_output=True, check=False)
+        time.sleep(2)
+    return shutil.which("pgbouncer") or next((p for p in _BINARY_PATHS if os.path.exists(p)), None)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class PgBouncer:
+    """One running PgBouncer in front of the local PostgreSQL server."""
+
+    def __init__(
+        self, binary: str, *, pool_mode: str, server_port: int, user: str, pool_size: int
+    ) -> None:
+        self.pool_mode = pool_mode
+        self.user = user
+        self.directory = Path(tempfile.mkdtemp(prefix=f"omnitenant-pgbouncer-{pool_mode}-"))
+        self.port = _free_port()
+        config = self.directory / "pgbouncer.ini"
+        (self.directory / "users.txt").write_text(f'"{user}" ""\n')
+        config.write_text(
+            "\n".join(
+                [
+                    "[databases]",
+                    f"* = host=127.0.0.1 port={server_port}",
+                    "[pgbouncer]",
+                    "listen_addr = 127.0.0.1",
+                    f"listen_port = {self.port}",
+                    "unix_socket_dir =",
+                    "auth_type = trust",
+                    f"auth_file = {self.directory / 'users.txt'}",
+                    f"admin_users = {user}",
+                    f"pool_mode = {pool_mode}",
+                    f"default_pool_size = {pool_size}",
+                    # Harsher than the default DISCARD ALL: nothing may rely on a reset.
+                    "server_reset_query =",
+                    f"logfile = {self.directory / 'pgbouncer.log'}",
+                    f"pidfile = {self.directory / 'pgbouncer.pid'}",
+                    "",
+                ]
+            )
+        )
+        command = [binary, "-d"]
+        if os.geteuid() == 0:
+            # PgBouncer refuses to run as root; it drops to this user itself.
+            command += ["-u", "nobody"]
+            nobody = pwd.getpwnam("nobody")
+            os.chown(self.directory, nobody.pw_uid, nobody.pw_gid)
+            for path in self.directory.iterdir():
+                os.chown(path, nobody.pw_uid, nobody.pw_gid)
+        subprocess.run([*command, str(config)], check=True, capture_output=True)
+        self.pid = self._wait_for_pid()
+        self._wait_until_listening()
+
+    def _wait_for_pid(self) -> int:
+        pidfile = self.directory / "pgbouncer.pid"
+        for _ in range(100):
+            if pidfile.exists() and pidfile.read_text().strip():
+                return int(pidfile.read_text().strip())
+            time.sleep(0.05)
+        log = self.directory / "pgbouncer.log"
+        raise RuntimeError(f"pgbouncer did not start: {log.read_text() if log.exists() else ''}")
+
+    def _wait_until_listening(self) -> None:
+        for _ in range(100):
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"pgbouncer is not listening on 127.0.0.1:{self.port}")
+
+    def stats(self, database: str) -> dict[str, int]:
+        """PgBouncer's ``SHOW STATS`` totals for ``database`` (queries, transactions)."""
+        with psycopg.connect(
+            host="127.0.0.1", port=self.port, user=self.user, dbname="pgbouncer", autocommit=True
+        ) as admin:
+            cursor = admin.cursor()
+            cursor.execute("SHOW STATS")
+            names = [column.name for column in cursor.description or []]
+            for row in cursor.fetchall():
+                record: dict[str, Any] = dict(zip(names, row, strict=True))
+                if record["database"] == database:
+                    return {
+                        key: int(value)
+                        for key, value in record.items()
+                        if key.startswith("total_") and value is not None
+                    }
+        return {}
+
+    def stop(self) -> None:
+        try:
+            os.kill(self.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        for _ in range(100):
+            try:
+                os.kill(self.pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        shutil.rmtree(self.directory, ignore_errors=True)

@@ -1,0 +1,229 @@
+"""Isolation in every supported connection topology (issue 13).
+
+The same checks run with the master connection going directly to PostgreSQL, through
+Django's psycopg pool, and through a stock PgBouncer in session and in transaction mode:
+several threads switch between several tenants, half of them closing their connection at
+the end of each "request" as Django does with ``CONN_MAX_AGE = 0``, and every read is
+checked against its tenant. Statements and round trips are counted at the client's libpq
+(its protocol trace) and, through PgBouncer, in PgBouncer's own statistics.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.db import connections
+from django.test import override_settings
+
+from django_omnitenant.utils import get_tenant_model
+from omnitenant_backends.conf import OmnitenantConfigurationError
+from omnitenant_backends.postgresql.base import DatabaseWrapper
+from omnitenant_context import Tenant, TenantContext
+from tests.backends.pgbouncer import PgBouncer, pgbouncer_binary
+from tests.backends.test_search_path import WireTrace
+from tests.conftest import services_required
+from tests.tenantapp.models import Note
+
+pytestmark = [pytest.mark.postgres, pytest.mark.pgbouncer]
+
+TenantFactory = Callable[..., Any]
+ALIAS = "topology"
+TOPOLOGIES = ("direct", "django_pool", "pgbouncer_session", "pgbouncer_transaction")
+THREADS = 4
+REQUESTS_PER_THREAD = 60
+
+
+@pytest.fixture(scope="module")
+def bouncers() -> Iterator[dict[str, PgBouncer]]:
+    """One PgBouncer per pooling mode, for the whole module; stopped by pid."""
+    binary = pgbouncer_binary()
+    if binary is None:
+        message = "pgbouncer is not installed and could not be installed"
+        if services_required():
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    server = settings.DATABASES["default"]
+    started: dict[str, PgBouncer] = {}
+    try:
+        for mode, pool_size in (("session", THREADS), ("transaction", 2)):
+            started[mode] = PgBouncer(
+                binary,
+                pool_mode=mode,
+                server_port=int(server["PORT"]),
+                user=server["USER"],
+                pool_size=pool_size,
+            )
+        yield started
+    finally:
+        for bouncer in started.values():
+            bouncer.stop()
+
+
+def topology_settings(topology: str, bouncers: dict[str, PgBouncer]) -> dict[str, Any]:
+    """The master's ``DATABASES`` entry as this topology reaches the same database."""
+    entry = {**connections["default"].settings_dict, "OPTIONS": {}, "CONN_MAX_AGE": 0}
+    entry.pop("OMNITENANT_POOLER", None)
+    if topology == "django_pool":
+        entry["OPTIONS"] = {"pool": {"min_size": 1, "max_size": THREADS, "timeout": 10}}
+    elif topology.startswith("pgbouncer_"):
+        mode = topology.removeprefix("pgbouncer_")
+        entry["PORT"] = bouncers[mode].port
+        entry["OMNITENANT_POOLER"] = mode
+        if mode == "transaction":
+            entry["DISABLE_SERVER_SIDE_CURSORS"] = True
+    return entry
+
+
+@pytest.fixture(params=TOPOLOGIES)
+def topology(
+    request: pytest.FixtureRequest, live_db: None, bouncers: dict[str, PgBouncer]
+) -> Iterator[str]:
+    """The master database reached through one topology under its own alias."""
+    name: str = request.param
+    handler_settings = connections.settings
+    if handler_settings is settings.DATABASES:
+        handler_settings = dict(handler_settings)
+        connections.__dict__["settings"] = handler_settings
+    handler_settings[ALIAS] = connections.configure_settings(
+        {"default": handler_settings["default"], ALIAS: topology_settings(name, bouncers)}
+    )[ALIAS]
+    config = {**settings.OMNITENANT_CONFIG, "MASTER_DATABASE": ALIAS}
+    try:
+        with override_settings(OMNITENANT_CONFIG=config):
+            yield name
+    finally:
+        wrapper = connections[ALIAS]
+        wrapper.close()
+        if isinstance(wrapper, DatabaseWrapper) and wrapper.pool is not None:
+            wrapper.close_pool()
+        del connections[ALIAS]
+        del handler_settings[ALIAS]
+
+
+@pytest.fixture
+def tenants(tenant_factory: TenantFactory) -> list[Tenant]:
+    made = [tenant_factory(f"topo_{index}") for index in range(3)]
+    for tenant in made:
+        with TenantContext.use_tenant(tenant):
+            Note.objects.create(text=tenant.tenant_id)
+    connections["default"].close()
+    return made
+
+
+def read_as(tenant: Tenant) -> tuple[list[str], str]:
+    """One "request": the tenant's notes, and the tenant row found through the master."""
+    tenant_model = get_tenant_model()
+    with TenantContext.use_tenant(tenant):
+        texts = list(Note.objects.values_list("text", flat=True))
+        owner = tenant_model.objects.get(tenant_id=tenant.tenant_id).tenant_id
+    return texts, owner
+
+
+def test_concurrent_clients_read_only_their_tenants_rows(
+    topology: str, tenants: list[Tenant]
+) -> None:
+    wrong: list[str] = []
+    errors: list[BaseException] = []
+    reads = [0]
+    lock = threading.Lock()
+
+    def client(number: int) -> None:
+        try:
+            for request in range(REQUESTS_PER_THREAD):
+                tenant = tenants[(number + request) % len(tenants)]
+                texts, owner = read_as(tenant)
+                with lock:
+                    reads[0] += 1
+                    if texts != [tenant.tenant_id] or owner != tenant.tenant_id:
+                        wrong.append(f"{tenant.tenant_id}: {texts} / {owner}")
+                if number % 2 == 0:
+                    connections[ALIAS].close()  # CONN_MAX_AGE = 0: a connection per request
+        except BaseException as error:  # noqa: BLE001 - reported below, in the test's thread
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=client, args=(number,)) for number in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    assert reads[0] == THREADS * REQUESTS_PER_THREAD
+    assert wrong == []
+
+
+def test_a_tenant_switch_costs_no_round_trip(
+    topology: str, tenants: list[Tenant], tmp_path: Path, bouncers: dict[str, PgBouncer]
+) -> None:
+    wrapper = connections[ALIAS]
+    read_as(tenants[0])  # connect, and settle the time zone
+    trace = WireTrace(tmp_path)
+    trace.attach(wrapper.connection)
+    database = str(wrapper.settings_dict["NAME"])
+    bouncer = bouncers.get(topology.removeprefix("pgbouncer_"))
+    before = bouncer.stats(database) if bouncer else {}
+    try:
+        since = trace.mark()
+        for request in range(1, 13):
+            with TenantContext.use_tenant(tenants[request % len(tenants)]):
+                assert list(Note.objects.values_list("text", flat=True)) == [
+                    tenants[request % len(tenants)].tenant_id
+                ]
+        sent = trace.statements(since)
+        round_trips = trace.round_trips(since)
+    finally:
+        trace.close()
+    # Every read switched tenant: each carried its path, in its own round trip.
+    assert round_trips == 12
+    assert len(sent) == 24, sent
+    if bouncer is not None:
+        after = bouncer.stats(database)
+        # PgBouncer saw the same: it counts a query per round trip (up to its Sync), and
+        # each one was a transaction of its own (path and read together).
+        assert after["total_query_count"] - before["total_query_count"] == 12
+        assert after["total_xact_count"] - before["total_xact_count"] == 12
+
+
+def test_staying_in_one_tenant_sends_the_path_once_unless_transactions_are_pooled(
+    topology: str, tenants: list[Tenant], tmp_path: Path
+) -> None:
+    wrapper = connections[ALIAS]
+    read_as(tenants[0])
+    trace = WireTrace(tmp_path)
+    trace.attach(wrapper.connection)
+    try:
+        since = trace.mark()
+        with TenantContext.use_tenant(tenants[1]):
+            for _ in range(10):
+                assert Note.objects.count() == 1
+        paths = trace.sets(since)
+        round_trips = trace.round_trips(since)
+    finally:
+        trace.close()
+    assert round_trips == 10
+    # In transaction mode each autocommit statement is its own transaction, on whichever
+    # server connection PgBouncer picks: each one carries the path.
+    assert len(paths) == (10 if topology == "pgbouncer_transaction" else 1)
+
+
+def test_transaction_pooling_refuses_server_side_cursors() -> None:
+    entry = {
+        **settings.DATABASES["default"],
+        "OPTIONS": {},
+        "OMNITENANT_POOLER": "transaction",
+    }
+    with pytest.raises(OmnitenantConfigurationError, match="DISABLE_SERVER_SIDE_CURSORS"):
+        DatabaseWrapper(entry, "refused")
+    with pytest.raises(OmnitenantConfigurationError, match="prepare_threshold"):
+        DatabaseWrapper(
+            {**entry, "DISABLE_SERVER_SIDE_CURSORS": True, "OPTIONS": {"prepare_threshold": 5}},
+            "refused",
+        )
+    with pytest.raises(OmnitenantConfigurationError, match="OMNITENANT_POOLER"):
+        DatabaseWrapper({**entry, "OMNITENANT_POOLER": "statement"}, "refused")
