@@ -8,6 +8,7 @@ PgBouncer, which refuses the ``options`` start-up parameter.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -132,10 +133,8 @@ class PgBouncer:
         return {}
 
     def stop(self) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
         for _ in range(100):
             try:
                 os.kill(self.pid, 0)

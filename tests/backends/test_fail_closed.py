@@ -49,14 +49,16 @@ def unmigrated_tenant(live_db: None) -> Iterator[Tenant]:
 
 def drop_table(tenant: Tenant, table: str) -> None:
     with connection.cursor() as cursor:
-        cursor.execute(sql.SQL("DROP TABLE {} CASCADE").format(sql.Identifier(tenant.schema_name, table)))
+        statement = sql.SQL("DROP TABLE {} CASCADE")
+        cursor.execute(statement.format(sql.Identifier(tenant.schema_name, table)))
 
 
 def test_unmigrated_tenant_reading_users_errors_instead_of_reading_the_masters(
     master_user: User, unmigrated_tenant: Tenant
 ) -> None:
-    with TenantContext.use_tenant(unmigrated_tenant), pytest.raises(ProgrammingError, match="auth_user"):
-        list(User.objects.values_list("username", flat=True))
+    with TenantContext.use_tenant(unmigrated_tenant):
+        with pytest.raises(ProgrammingError, match="auth_user"):
+            list(User.objects.values_list("username", flat=True))
     # The master's user is still there and still the master's.
     assert list(User.objects.values_list("username", flat=True)) == ["master_admin"]
 
@@ -181,7 +183,8 @@ def test_an_extension_schema_holding_a_table_is_refused(
 
 def test_the_shared_schema_cannot_be_an_extension_schema(live_db: None) -> None:
     config = {**settings.OMNITENANT_CONFIG, "EXTENSION_SCHEMAS": ["public"]}
-    with override_settings(OMNITENANT_CONFIG=config), pytest.raises(
-        OmnitenantConfigurationError, match="shared schema"
+    with (
+        override_settings(OMNITENANT_CONFIG=config),
+        pytest.raises(OmnitenantConfigurationError, match="shared schema"),
     ):
         omnitenant_settings()

@@ -199,23 +199,22 @@ class _PathCursorMixin:
         wrapper = self._omnitenant
         if wrapper is None:
             return run(query, params_seq, **kwargs)
-        return wrapper.run_with_path(self._omnitenant_path, lambda: run(query, params_seq, **kwargs))
+        return wrapper.run_with_path(
+            self._omnitenant_path, lambda: run(query, params_seq, **kwargs)
+        )
 
 
-class PathCursor(_PathCursorMixin, postgresql_base.Cursor):  # type: ignore[name-defined,misc]  # Django's psycopg 3 cursor, untyped
+class PathCursor(_PathCursorMixin, postgresql_base.Cursor):
     """Django's client-side-binding cursor (the default), path-aware."""
 
 
-class PathServerBindingCursor(  # type: ignore[misc]  # Django's psycopg 3 cursor, untyped
-    _PathCursorMixin,
-    postgresql_base.ServerBindingCursor,  # type: ignore[name-defined]
-):
+class PathServerBindingCursor(_PathCursorMixin, postgresql_base.ServerBindingCursor):
     """Django's server-side-binding cursor (``OPTIONS["server_side_binding"]``), path-aware."""
 
 
 _PATH_CURSORS: Final[dict[Any, Any]] = {
-    postgresql_base.Cursor: PathCursor,  # type: ignore[attr-defined]
-    postgresql_base.ServerBindingCursor: PathServerBindingCursor,  # type: ignore[attr-defined]
+    postgresql_base.Cursor: PathCursor,
+    postgresql_base.ServerBindingCursor: PathServerBindingCursor,
 }
 
 
@@ -332,8 +331,7 @@ class DatabaseWrapper(postgresql_base.DatabaseWrapper):
             if self._transaction_pooling and raw.autocommit:
                 with raw.transaction():
                     raw.execute(statement)
-                    result = run()
-                return result
+                    return run()
             raw.execute(statement)
             result = run()
         else:

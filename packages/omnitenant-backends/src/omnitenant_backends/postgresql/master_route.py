@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from django.db import connections
-from django.db.utils import ConnectionDoesNotExist
+from django.utils.connection import ConnectionDoesNotExist
 
 __all__ = ["MASTER_ROUTE_SUFFIX", "MasterRoute", "is_master_route", "master_route_alias"]
 
