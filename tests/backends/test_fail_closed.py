@@ -20,7 +20,7 @@ from django.test import override_settings
 from psycopg import sql
 
 from django_omnitenant.utils import get_tenant_backend, get_tenant_model
-from omnitenant_backends.conf import OmnitenantConfigurationError, omnitenant_settings
+from omnitenant_backends.conf import OmnitenantConfigurationError, backend_settings
 from omnitenant_context import Tenant, TenantContext
 from tests.tenantapp.models import Note
 
@@ -187,4 +187,4 @@ def test_the_shared_schema_cannot_be_an_extension_schema(live_db: None) -> None:
         override_settings(OMNITENANT_CONFIG=config),
         pytest.raises(OmnitenantConfigurationError, match="shared schema"),
     ):
-        omnitenant_settings()
+        backend_settings()
