@@ -48,7 +48,22 @@ from reqbench.variants import VARIANTS  # noqa: E402 - needs the path above
 
 DEFAULT_VARIANTS = ("plain", "omni_schema", "omni_redis", "omni_pgdb", "omni_sqlite", "dt")
 #: CONN_MAX_AGE values, by the name the table gives them.
-MODES: dict[str, int | None] = {"persistent": None, "per request": 0}
+MODES: dict[str, int | None] = {
+    "persistent": None,
+    "per request": 0,
+    "django pool": 0,
+    "pgbouncer transaction": None,
+}
+#: How each mode reaches the server (see reqbench.worker's "mode" command).
+TOPOLOGIES: dict[str, str] = {
+    "persistent": "direct",
+    "per request": "direct",
+    "django pool": "pool",
+    "pgbouncer transaction": "pgbouncer",
+}
+#: The modes measured by default; the pooled ones run only for TOPOLOGY_VARIANTS.
+DEFAULT_MODES = ("persistent", "per request")
+TOPOLOGY_VARIANTS = ("plain", "omni_schema")
 ROUND_ROBIN = "round-robin"
 RUNS = 10
 #: With persistent connections, these variants are also measured with RUNS requests in
@@ -277,12 +292,14 @@ def measure(
         current_mode = None
         for mode, pattern, run_length in _phases(plan.modes):
             group = active if run_length == 1 else [w for w in active if w.key in RUN_VARIANTS]
+            if TOPOLOGIES[mode] != "direct":
+                group = [w for w in group if w.key in TOPOLOGY_VARIANTS]
             count = plan.requests[mode]
             say(f"  {size} tenants, {mode}, {pattern}: {plan.rounds} rounds of up to {count}")
             counts = {}
             for worker in group:
                 if mode != current_mode:
-                    worker.send("mode", conn_max_age=MODES[mode])
+                    worker.send("mode", conn_max_age=MODES[mode], topology=TOPOLOGIES[mode])
                 # Every tenant once (the first request of each is not measured; the
                 # tenant caches stay warm for the next phases), and then enough requests
                 # for the interpreter, the caches and the server to settle.
@@ -466,7 +483,7 @@ def profile(workers: Sequence[Worker], size: int, mode: str, requests: int) -> N
     """cProfile each worker over the same requests; print the top functions."""
     for worker in workers:
         worker.send("grow", tenants=size)
-        worker.send("mode", conn_max_age=MODES[mode])
+        worker.send("mode", conn_max_age=MODES[mode], topology=TOPOLOGIES[mode])
         worker.send("warm", requests=max(requests, 100))
     for sort in ("tottime", "cumulative"):
         for worker in workers:
@@ -491,6 +508,24 @@ def micro(workers: Sequence[Worker], size: int) -> None:
 # -- main ---------------------------------------------------------------------------------
 
 
+def start_pgbouncer() -> Any:
+    """A stock PgBouncer in transaction mode, the test suite's own (tests/backends)."""
+    sys.path.insert(0, str(ROOT))
+    from tests.backends.pgbouncer import PgBouncer, pgbouncer_binary
+
+    binary = pgbouncer_binary()
+    if binary is None:
+        raise WorkerError("pgbouncer is not installed (Debian package 'pgbouncer')")
+    return PgBouncer(
+        binary,
+        pool_mode="transaction",
+        server_port=int(os.environ.get("BENCH_PGPORT", "5432")),
+        user=os.environ.get("BENCH_PGUSER", "postgres"),
+        pool_size=4,
+    )
+
+
+
 def parse_arguments(argv: Iterable[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="10 and 100 tenants only")
@@ -500,7 +535,13 @@ def parse_arguments(argv: Iterable[str] | None) -> argparse.Namespace:
         default=",".join(DEFAULT_VARIANTS),
         help=f"comma-separated, of: {', '.join(VARIANTS)} (default: %(default)s)",
     )
-    parser.add_argument("--modes", default=",".join(MODES), help="persistent,per request")
+    parser.add_argument(
+        "--modes",
+        default=",".join(DEFAULT_MODES),
+        help=f"comma-separated, of: {', '.join(MODES)} (default: %(default)s); the pooled "
+        f"modes run {', '.join(TOPOLOGY_VARIANTS)} only, 'pgbouncer transaction' through a "
+        "stock PgBouncer this script starts (and stops) on a free loopback port",
+    )
     parser.add_argument("--rounds", type=int, default=10, help="timed rounds per row")
     parser.add_argument("--requests-persistent", type=int, default=200, metavar="N")
     parser.add_argument("--requests-per-request", type=int, default=40, metavar="N")
@@ -560,11 +601,21 @@ def main(argv: Iterable[str] | None = None) -> int:
         sizes=args.sizes,
         modes=args.mode_list,
         rounds=args.rounds,
-        requests={"persistent": args.requests_persistent, "per request": args.requests_per_request},
+        requests={
+            "persistent": args.requests_persistent,
+            "per request": args.requests_per_request,
+            "django pool": args.requests_persistent,
+            "pgbouncer transaction": args.requests_persistent,
+        },
         limits={"omni_pgdb": args.pg_databases},
     )
     workers: list[Worker] = []
+    bouncer = None
     try:
+        if "pgbouncer transaction" in plan.modes:
+            bouncer = start_pgbouncer()
+            env["BENCH_PGBOUNCER_PORT"] = str(bouncer.port)
+            say(f"PgBouncer (transaction mode) on 127.0.0.1:{bouncer.port}, pid {bouncer.pid}")
         say(f"starting workers: {', '.join(args.keys)}")
         workers = [Worker(key, env, scratch) for key in args.keys]
         if args.profile:
@@ -581,6 +632,8 @@ def main(argv: Iterable[str] | None = None) -> int:
         say("stopping workers, dropping the scratch databases ...")
         for worker in workers:
             worker.stop()
+        if bouncer is not None:
+            bouncer.stop()
         server.wait_idle()
         server.drop_scratch_databases()
         shutil.rmtree(scratch, ignore_errors=True)

@@ -37,6 +37,7 @@ pytestmark = [
 TenantFactory = Callable[..., Any]
 
 _MESSAGE = re.compile(r"^F\t\d+\t(?P<type>\w+)\t ?(?P<body>.*)$")
+_PATH_PREFIX = "SELECT pg_catalog.set_config('search_path'"
 _WAIT = re.compile(r"^F\t\d+\t(?:Sync|Query)\b", re.MULTILINE)
 _QUOTED = re.compile(r'"(?P<text>(?:[^"]|"(?! ))*)"')
 
@@ -81,7 +82,12 @@ class WireTrace:
             kind, body = match["type"], match["body"]
             quoted = [found["text"] for found in _QUOTED.finditer(body)]
             if kind == "Query":
-                sent.append(body.strip()[1:-1])
+                text = body.strip()[1:-1]
+                if text.startswith(_PATH_PREFIX):
+                    # The engine's path, sent in one message ahead of the statement.
+                    path, _, text = text.partition("; ")
+                    sent.append(path)
+                sent.append(text)
             elif kind == "Parse" and len(quoted) >= 2:
                 prepared[quoted[0]] = quoted[1]
             elif kind == "Bind" and len(quoted) >= 2:

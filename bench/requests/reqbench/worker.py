@@ -5,8 +5,11 @@ own settings module. The worker reads one JSON command per line on stdin and ans
 JSON line on stdout (anything else the process prints goes to stderr):
 
 * ``{"cmd": "grow", "tenants": N}``: create the database(s) once, then tenants up to N;
-* ``{"cmd": "mode", "conn_max_age": 0 | null}``: close every connection and set
-  ``CONN_MAX_AGE`` on every connection's settings (master and tenant aliases);
+* ``{"cmd": "mode", "conn_max_age": 0 | null, "topology": "direct"}``: close every
+  connection and set ``CONN_MAX_AGE`` on every connection's settings (master and tenant
+  aliases); ``topology`` ``"pool"`` gives the master Django's psycopg pool,
+  ``"pgbouncer"`` sends it through the PgBouncer on ``BENCH_PGBOUNCER_PORT`` (transaction
+  mode, declared to omnitenant, server-side cursors off, no start-up options);
 * ``{"cmd": "warm", "requests": M, "every_tenant": true, "run_length": 1}``: one request
   to each tenant (checking each answer is that tenant's rows), then M more round-robin;
   answers how long those M took per request;
@@ -146,12 +149,13 @@ class Worker:
         self.driver.add_hosts(tenants)
         return timing
 
-    def mode(self, conn_max_age: int | None) -> dict[str, Any]:
+    def mode(self, conn_max_age: int | None, topology: str = "direct") -> dict[str, Any]:
         from django.db import connections
 
         connections.close_all()
         for entry in connections.settings.values():
             entry["CONN_MAX_AGE"] = conn_max_age
+        self._topology(topology)
         try:
             from omnitenant_backends import database
             from omnitenant_backends.conf import backend_settings
@@ -166,6 +170,33 @@ class Worker:
             for entry in database._registered.values():
                 entry["CONN_MAX_AGE"] = conn_max_age
         return {"conn_max_age": conn_max_age}
+
+    def _topology(self, topology: str) -> None:
+        from django.db import connections
+
+        master = connections.settings["default"]
+        if not hasattr(self, "_direct"):
+            self._direct = {key: master.get(key) for key in _TOPOLOGY_KEYS}
+        for key, value in self._direct.items():
+            if value is None:
+                master.pop(key, None)
+            else:
+                master[key] = value
+        master["OPTIONS"] = dict(self._direct["OPTIONS"] or {})
+        if topology == "pool":
+            master["OPTIONS"]["pool"] = {"min_size": 1, "max_size": 2}
+        elif topology == "pgbouncer":
+            master["PORT"] = int(os.environ["BENCH_PGBOUNCER_PORT"])
+            master["OPTIONS"].pop("options", None)  # PgBouncer refuses start-up options
+            master["DISABLE_SERVER_SIDE_CURSORS"] = True
+            master["OMNITENANT_POOLER"] = "transaction"
+        elif topology != "direct":
+            raise ValueError(f"unknown topology {topology!r}")
+        # The wrapper reads its settings when it is made: make it again.
+        wrapper = connections["default"]
+        if getattr(wrapper, "pool", None) is not None:
+            wrapper.close_pool()
+        del connections["default"]
 
     def warm(self, requests: int, every_tenant: bool = True, run_length: int = 1) -> dict[str, Any]:
         started = time.perf_counter()
@@ -216,6 +247,9 @@ class Worker:
         stats.strip_dirs().sort_stats(sort).print_stats(limit)
         counting.reset()
         return {"report": out.getvalue()}
+
+
+_TOPOLOGY_KEYS = ("PORT", "OPTIONS", "DISABLE_SERVER_SIDE_CURSORS", "OMNITENANT_POOLER")
 
 
 def main() -> None:

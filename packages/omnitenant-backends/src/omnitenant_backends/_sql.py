@@ -9,7 +9,7 @@ from psycopg import sql
 
 from omnitenant_context import check_identifier
 
-__all__ = ["qualified", "search_path_bytes", "search_path_sql", "set_search_path_bytes"]
+__all__ = ["qualified", "search_path_bytes", "search_path_sql", "set_search_path_bytes", "set_search_path_text"]
 
 
 def search_path_sql(schemas: Iterable[str]) -> sql.Composed:
@@ -31,21 +31,28 @@ def search_path_bytes(schemas: tuple[str, ...]) -> bytes:
 
 
 @functools.lru_cache(maxsize=4096)
-def set_search_path_bytes(schemas: tuple[str, ...], *, local: bool) -> bytes:
+def set_search_path_text(schemas: tuple[str, ...], *, local: bool) -> str:
     """``SELECT set_config('search_path', '"a", "b"', local)`` rendered once per path.
 
-    A function call rather than ``SET``: it is an ordinary statement, so it can share one
-    pipeline (one round trip) with the statement it goes ahead of. With ``local`` the
-    path ends with the current transaction (the implicit one of an autocommit statement
-    too), which is what a transaction-mode pooler needs.
+    A function call rather than ``SET``: an ordinary statement that can travel in one
+    message (one round trip) ahead of the statement it is for. With ``local`` the path
+    ends with the current transaction (the implicit one of an autocommit statement or a
+    multi-statement message too), which is what a transaction-mode pooler needs. The text
+    holds no ``%``, so it can precede a statement whose parameters are merged client-side.
     """
     names = [sql.Identifier(check_identifier(name, what="schema name")) for name in schemas]
     value = sql.SQL(", ").join(names).as_string(None)
     return (
         sql.SQL("SELECT pg_catalog.set_config('search_path', {}, {})")
         .format(sql.Literal(value), sql.SQL("true" if local else "false"))
-        .as_bytes(None)
+        .as_string(None)
     )
+
+
+@functools.lru_cache(maxsize=4096)
+def set_search_path_bytes(schemas: tuple[str, ...], *, local: bool) -> bytes:
+    """:func:`set_search_path_text` as bytes (names are ASCII; Django's encoding is UTF-8)."""
+    return set_search_path_text(schemas, local=local).encode()
 
 
 def qualified(schema: str, name: str) -> sql.Identifier:

@@ -9,8 +9,10 @@ connection, with the shared schema's path on the statements sent through it.
 **The path travels with the statement.** Each raw cursor records the path its statements
 need (decided when Django takes the cursor). When that differs from the path the
 connection is known to have, the engine sends ``SELECT set_config('search_path', ...)``
-and the statement together in one psycopg pipeline: one round trip, as if the statement
-were alone. A warm request that stays in one tenant sends nothing extra at all.
+in the same message as the statement (Django's default client-side-binding cursor sends
+simple queries, which may hold several statements), or in one psycopg pipeline with it
+(server-side binding): one round trip, as if the statement were alone. A warm request
+that stays in one tenant sends nothing extra at all.
 
 What the wrapper knows about the path is forgotten whenever PostgreSQL may have changed it
 behind our back: on a new connection (a pooled one may come with any path), on rollback,
@@ -36,12 +38,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from typing import Any, Final, Literal, cast
+from typing import Any, Final, Literal, LiteralString, cast
 
 from django.db.backends.postgresql import base as postgresql_base
-from psycopg import pq
+from psycopg import pq, sql
 
-from omnitenant_backends._sql import search_path_bytes, set_search_path_bytes
+from omnitenant_backends._sql import search_path_bytes, set_search_path_text
 from omnitenant_backends.conf import OmnitenantConfigurationError, backend_settings
 from omnitenant_backends.postgresql.schema import DatabaseSchemaEditor
 from omnitenant_context import ContextState, IsolationType, TenantContext
@@ -163,14 +165,13 @@ def _check_extension_schemas(raw: Any, alias: str) -> None:
     _checked_extension_schemas.add(key)
 
 
-def _may_hold_several_statements(query: Any) -> bool:
-    """Whether ``query`` might be several statements (a ``;`` anywhere counts: a false
-    alarm only costs the path a round trip of its own)."""
+def _prefixed(prefix: str, query: Any) -> Any:
+    """``prefix; query`` in the type ``query`` came in."""
     if isinstance(query, str):
-        return ";" in query
+        return f"{prefix}; {query}"
     if isinstance(query, bytes):
-        return b";" in query
-    return True  # psycopg.sql objects: not worth rendering twice to find out
+        return prefix.encode() + b"; " + query
+    return sql.SQL(cast("LiteralString", f"{prefix}; ")) + query
 
 
 class _PathCursorMixin:
@@ -183,33 +184,55 @@ class _PathCursorMixin:
     _omnitenant: DatabaseWrapper | None = None
     _omnitenant_path: tuple[str, ...] = ()
 
-    def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
-        run = super().execute  # type: ignore[misc]  # psycopg's cursor comes after the mixin
-        wrapper = self._omnitenant
-        if wrapper is None:
-            return run(query, params, **kwargs)
-        return wrapper.run_with_path(
-            self._omnitenant_path,
-            lambda: run(query, params, **kwargs),
-            multiple_statements=_may_hold_several_statements(query),
-        )
-
     def executemany(self, query: Any, params_seq: Iterable[Any], **kwargs: Any) -> Any:
         run = super().executemany  # type: ignore[misc]  # psycopg's cursor comes after the mixin
         wrapper = self._omnitenant
-        if wrapper is None:
+        if wrapper is None or not wrapper.needs_path(self._omnitenant_path):
             return run(query, params_seq, **kwargs)
-        return wrapper.run_with_path(
-            self._omnitenant_path, lambda: run(query, params_seq, **kwargs)
-        )
+        return wrapper.run_after_path(self._omnitenant_path, lambda: run(query, params_seq, **kwargs))
 
 
 class PathCursor(_PathCursorMixin, postgresql_base.Cursor):
-    """Django's client-side-binding cursor (the default), path-aware."""
+    """Django's client-side-binding cursor (the default), path-aware.
+
+    Its statements go out as simple queries, so the path goes in the same message, as a
+    statement of its own in front (``SELECT set_config(...); <statement>``): one round trip,
+    one implicit transaction (a failing statement takes the path change back with it).
+    The cursor then moves past the ``set_config`` result to the statement's own.
+    """
+
+    def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+        wrapper = self._omnitenant
+        if wrapper is None or not wrapper.needs_path(self._omnitenant_path):
+            return super().execute(query, params, **kwargs)
+        wanted = self._omnitenant_path
+        prefix = wrapper.path_statement(wanted)
+        super().execute(_prefixed(prefix, query), params, **kwargs)
+        self.nextset()
+        wrapper.omnitenant_search_path = wanted
+        return self
 
 
 class PathServerBindingCursor(_PathCursorMixin, postgresql_base.ServerBindingCursor):
-    """Django's server-side-binding cursor (``OPTIONS["server_side_binding"]``), path-aware."""
+    """Django's server-side-binding cursor (``OPTIONS["server_side_binding"]``), path-aware.
+
+    Extended-protocol statements cannot share a message; the path and the statement go
+    into one psycopg pipeline instead (still one round trip, and one Sync: one implicit
+    transaction).
+    """
+
+    def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+        wrapper = self._omnitenant
+        if wrapper is None or not wrapper.needs_path(self._omnitenant_path):
+            return super().execute(query, params, **kwargs)
+        wanted = self._omnitenant_path
+        raw = self.connection
+        prefix = wrapper.path_statement(wanted).encode()
+        with raw.pipeline():
+            raw.execute(prefix)
+            super().execute(query, params, **kwargs)
+        wrapper.omnitenant_search_path = wanted
+        return self
 
 
 _PATH_CURSORS: Final[dict[Any, Any]] = {
@@ -305,42 +328,38 @@ class DatabaseWrapper(postgresql_base.DatabaseWrapper):
         cursor._omnitenant_path = wanted
         return cursor
 
-    def run_with_path(
-        self, wanted: tuple[str, ...], run: Callable[[], Any], *, multiple_statements: bool = False
-    ) -> Any:
-        """Run ``run`` (one statement) on a connection whose path is ``wanted``.
-
-        When the connection's path is not known to be ``wanted``, the ``set_config`` goes
-        into one pipeline with the statement: both reach the server in one round trip, in
-        one transaction (the statement's implicit one under autocommit).
-        """
+    def needs_path(self, wanted: tuple[str, ...]) -> bool:
+        """Whether a statement that needs ``wanted`` must carry it (cheap: the warm path)."""
         if self._path_suspended:
-            return run()
-        if wanted == self.omnitenant_search_path and (
-            not self._transaction_pooling
-            or self.connection.pgconn.transaction_status == _IN_TRANSACTION
-        ):
-            return run()
-        raw = self.connection
+            return False
+        if wanted != self.omnitenant_search_path:
+            return True
+        # With transaction pooling a path lasts only as long as the transaction that set
+        # it: outside one, every statement is a transaction of its own.
+        return (
+            self._transaction_pooling
+            and self.connection.pgconn.transaction_status != _IN_TRANSACTION
+        )
+
+    def path_statement(self, wanted: tuple[str, ...]) -> str:
+        """The statement setting ``wanted``; the path is unknown until it succeeded."""
         self.omnitenant_search_path = None
-        statement = set_search_path_bytes(wanted, local=self._transaction_pooling)
-        if multiple_statements:
-            # Several statements in one string need the simple query protocol, which a
-            # pipeline cannot carry: the path goes first, in a round trip of its own (and
-            # in one explicit transaction with them when only a transaction keeps it).
-            if self._transaction_pooling and raw.autocommit:
-                with raw.transaction():
-                    raw.execute(statement)
-                    return run()
-            raw.execute(statement)
-            result = run()
-        else:
-            with raw.pipeline():
+        return set_search_path_text(wanted, local=self._transaction_pooling)
+
+    def run_after_path(self, wanted: tuple[str, ...], run: Callable[[], Any]) -> Any:
+        """Set ``wanted`` in a round trip of its own, then ``run`` (``executemany``).
+
+        With transaction pooling and autocommit, both go into one explicit transaction:
+        the path would not outlive a transaction of its own.
+        """
+        raw = self.connection
+        statement = self.path_statement(wanted).encode()
+        if self._transaction_pooling and raw.autocommit:
+            with raw.transaction():
                 raw.execute(statement)
-                result = run()
-        # Reached only when both statements succeeded. Under autocommit with transaction
-        # pooling the local path ended with the statement; the transaction-status check
-        # above makes the next statement carry it again.
+                return run()
+        raw.execute(statement)
+        result = run()
         self.omnitenant_search_path = wanted
         return result
 
