@@ -30,11 +30,12 @@ def is_schema_exclusive() -> bool:
 
 @contextmanager
 def exclusive_schema() -> Iterator[None]:
-    """Leave the shared schema out of ``search_path`` inside the ``with`` body.
+    """Mark the ``with`` body as needing one schema alone on ``search_path``.
 
-    Migrations of a tenant schema run like this. With the shared schema on the path,
-    Django would find the master's ``django_migrations`` table (and every other shared
-    table) before the tenant has its own, and believe the tenant already migrated.
+    Kept for compatibility and as documentation of intent (migrations of a tenant schema
+    and template clones run like this): the engine now leaves the shared schema off every
+    tenant path anyway, so a tenant never finds the master's ``django_migrations`` (or any
+    other shared table) in place of its own.
     """
     token = _exclusive.set(True)
     try:

@@ -174,8 +174,8 @@ class SchemaTenantBackend(BaseTenantBackend):
             super()._run_migrate(**options)
 
     def _migration_extras(self) -> AbstractContextManager[object]:
-        # With the shared schema on the path, Django would read the master's
-        # django_migrations and believe the tenant migrated; inside the provisioning
+        # The tenant's path never holds the shared schema (the engine fails closed), so
+        # Django finds the tenant's own django_migrations; inside the provisioning
         # transaction each migration must still end as its own commit would have.
         return schema_migration()
 
