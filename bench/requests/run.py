@@ -410,7 +410,12 @@ def render(rows: Sequence[Row], meta: dict[str, str], skipped: Sequence[str]) ->
         "- **vs plain**: median request against plain Django's median request of the same "
         "tenant count, connection mode and requests, measured in the same turns.",
         "- **statements/request**: counted inside psycopg, below Django: every execute on "
-        "any cursor (raw ones included) and psycopg's own BEGIN/COMMIT/ROLLBACK.",
+        "any cursor (raw ones included) and psycopg's own BEGIN/COMMIT/ROLLBACK: each one "
+        "message and one round trip. omnitenant's path change travels inside the message of "
+        "the statement it precedes (`SELECT set_config(...); <statement>`) and is not "
+        "counted apart. **django pool** / **pgbouncer transaction**: the master through "
+        "Django's psycopg pool (`CONN_MAX_AGE=0`) or a stock PgBouncer in transaction mode "
+        "(persistent client connections), plain Django and omnitenant schemas only.",
         "- **server-side/request**: PostgreSQL's own count (`pg_stat_database`): "
         "transactions minus sessions opened, per request (each autocommit statement is one "
         "transaction; each new connection commits one while it logs in).",
