@@ -212,6 +212,32 @@ def test_staying_in_one_tenant_sends_the_path_once_unless_transactions_are_poole
     assert len(paths) == (10 if topology == "pgbouncer_transaction" else 1)
 
 
+def test_a_pooled_session_keeps_its_path_for_the_next_request(
+    topology: str, tenants: list[Tenant]
+) -> None:
+    """Django returns the connection to its pool after each request: the engine leaves
+    the session's path on it, so the next request in the same tenant sends none."""
+    if topology != "django_pool":
+        pytest.skip("only Django's pool hands one server session from request to request")
+    wrapper = connections[ALIAS]
+    assert isinstance(wrapper, DatabaseWrapper)
+    remembered = 0
+    for _ in range(2 * THREADS):  # the pool holds at most THREADS sessions
+        with TenantContext.use_tenant(tenants[1]):
+            assert list(Note.objects.values_list("text", flat=True)) == [tenants[1].tenant_id]
+        wrapper.close()  # back to the pool
+        wrapper.ensure_connection()
+        known = wrapper.omnitenant_search_path
+        # Whatever the engine believes of a pooled session is what the server has.
+        actual = wrapper.connection.execute("SHOW search_path").fetchone()
+        assert actual is not None
+        if known is not None:
+            assert ", ".join(f'"{name}"' for name in known) == actual[0]
+            remembered += known == (tenants[1].schema_name,)
+        wrapper.connection.rollback()
+    assert remembered > 0
+
+
 def test_transaction_pooling_refuses_server_side_cursors() -> None:
     entry = {
         **settings.DATABASES["default"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connections
 
 from django_omnitenant.routers import TenantRouter
 from omnitenant_context import IsolationType, NoTenantActive, TenantContext
@@ -16,8 +17,15 @@ SCHEMA_TENANT = plain_tenant("acme")
 
 def test_master_models_always_go_to_the_master() -> None:
     assert router.db_for_read(Tenant) == "default"
-    with TenantContext.use_tenant(SCHEMA_TENANT):
+    with TenantContext.use_master_db():
         assert router.db_for_write(Tenant) == "default"
+    # Inside a schema tenant (whose path is its schema alone): the master's connection
+    # through the master route, which gives its statements the shared schema's path.
+    with TenantContext.use_tenant(SCHEMA_TENANT):
+        assert router.db_for_write(Tenant) == "default__omnitenant_master"
+        assert connections["default__omnitenant_master"].alias == "default"
+    with TenantContext.use_schema("reporting"):
+        assert router.db_for_read(Tenant) == "default__omnitenant_master"
 
 
 def test_tenant_models_fail_closed_without_a_tenant() -> None:

@@ -9,7 +9,13 @@ from psycopg import sql
 
 from omnitenant_context import check_identifier
 
-__all__ = ["qualified", "search_path_bytes", "search_path_sql", "set_search_path_bytes", "set_search_path_text"]
+__all__ = [
+    "qualified",
+    "search_path_bytes",
+    "search_path_sql",
+    "set_search_path_bytes",
+    "set_search_path_text",
+]
 
 
 def search_path_sql(schemas: Iterable[str]) -> sql.Composed:

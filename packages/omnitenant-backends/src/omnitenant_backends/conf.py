@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from omnitenant_context import check_identifier
 from omnitenant_backends.config import (
     OmnitenantConfigurationError,
     SettingsGroup,
@@ -27,6 +26,7 @@ from omnitenant_backends.config import (
     setting,
     text,
 )
+from omnitenant_context import check_identifier
 
 __all__ = [
     "AppScope",

@@ -190,7 +190,9 @@ def _check_scopes(
                     id="omnitenant.E007",
                 )
             )
-    installed = {config.label for config in apps.get_app_configs()}
+    # "django_cache" is the label Django's database cache routes its tables by; it is
+    # never an installed app, and naming it is how its tables get a scope.
+    installed = {config.label for config in apps.get_app_configs()} | {"django_cache"}
     unknown = sorted((master | tenant | shared) - installed)
     if unknown:
         messages.append(

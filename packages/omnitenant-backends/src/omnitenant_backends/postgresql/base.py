@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from typing import Any, Final, Literal, LiteralString, cast
+from typing import Any, Final, Literal, cast
 
 from django.db.backends.postgresql import base as postgresql_base
 from psycopg import pq, sql
@@ -64,6 +64,9 @@ PoolerMode = Literal["session", "transaction"]
 _POOLER_MODES: Final = (None, "session", "transaction")
 
 _IN_TRANSACTION = pq.TransactionStatus.INTRANS
+_IDLE = pq.TransactionStatus.IDLE
+# Attribute of a raw psycopg connection in Django's pool: the search_path it has.
+_POOLED_PATH: Final = "_omnitenant_search_path"
 
 
 def wanted_search_path(
@@ -171,7 +174,7 @@ def _prefixed(prefix: str, query: Any) -> Any:
         return f"{prefix}; {query}"
     if isinstance(query, bytes):
         return prefix.encode() + b"; " + query
-    return sql.SQL(cast("LiteralString", f"{prefix}; ")) + query
+    return sql.SQL(f"{prefix}; ") + query
 
 
 class _PathCursorMixin:
@@ -189,7 +192,8 @@ class _PathCursorMixin:
         wrapper = self._omnitenant
         if wrapper is None or not wrapper.needs_path(self._omnitenant_path):
             return run(query, params_seq, **kwargs)
-        return wrapper.run_after_path(self._omnitenant_path, lambda: run(query, params_seq, **kwargs))
+        wanted = self._omnitenant_path
+        return wrapper.run_after_path(wanted, lambda: run(query, params_seq, **kwargs))
 
 
 class PathCursor(_PathCursorMixin, postgresql_base.Cursor):
@@ -204,11 +208,11 @@ class PathCursor(_PathCursorMixin, postgresql_base.Cursor):
     def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
         wrapper = self._omnitenant
         if wrapper is None or not wrapper.needs_path(self._omnitenant_path):
-            return super().execute(query, params, **kwargs)
+            return super().execute(query, params, **kwargs)  # type: ignore[misc]  # untyped psycopg base in django-stubs
         wanted = self._omnitenant_path
         prefix = wrapper.path_statement(wanted)
-        super().execute(_prefixed(prefix, query), params, **kwargs)
-        self.nextset()
+        super().execute(_prefixed(prefix, query), params, **kwargs)  # type: ignore[misc]  # untyped psycopg base in django-stubs
+        self.nextset()  # type: ignore[attr-defined]  # psycopg's, untyped in django-stubs
         wrapper.omnitenant_search_path = wanted
         return self
 
@@ -224,13 +228,13 @@ class PathServerBindingCursor(_PathCursorMixin, postgresql_base.ServerBindingCur
     def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
         wrapper = self._omnitenant
         if wrapper is None or not wrapper.needs_path(self._omnitenant_path):
-            return super().execute(query, params, **kwargs)
+            return super().execute(query, params, **kwargs)  # type: ignore[misc]  # untyped psycopg base in django-stubs
         wanted = self._omnitenant_path
-        raw = self.connection
+        raw = self.connection  # type: ignore[attr-defined]  # psycopg's, untyped in django-stubs
         prefix = wrapper.path_statement(wanted).encode()
         with raw.pipeline():
             raw.execute(prefix)
-            super().execute(query, params, **kwargs)
+            super().execute(query, params, **kwargs)  # type: ignore[misc]  # untyped psycopg base in django-stubs
         wrapper.omnitenant_search_path = wanted
         return self
 
@@ -298,6 +302,9 @@ class DatabaseWrapper(postgresql_base.DatabaseWrapper):
             # pooler refuses the start-up options: the first statement carries the path.
             connection = super().get_new_connection(conn_params)
             _check_extension_schemas(connection, self.alias)
+            if self._remembers_pooled_path():
+                # What the last wrapper that held this pooled connection knew (see _close).
+                self.omnitenant_search_path = getattr(connection, _POOLED_PATH, None)
             return connection
         wanted = self._wanted()
         options = [conn_params.get("options", ""), f"-c search_path={','.join(wanted)}"]
@@ -407,6 +414,18 @@ class DatabaseWrapper(postgresql_base.DatabaseWrapper):
         finally:
             self._path_suspended = False
 
+    def _remembers_pooled_path(self) -> bool:
+        # Django's pool hands one server session from wrapper to wrapper, so the path can
+        # travel with it; not through a transaction-mode pooler, where nothing survives.
+        return self._uses_pool() and not self._transaction_pooling
+
     def _close(self) -> None:
+        raw = self.connection
+        if raw is not None and self._remembers_pooled_path():
+            # Back to the pool: leave what we know on the connection, for its next user.
+            # Only outside a transaction: the pool rolls an open one back, and a path
+            # set inside it with it.
+            idle = not raw.closed and raw.info.transaction_status == _IDLE
+            setattr(raw, _POOLED_PATH, self.omnitenant_search_path if idle else None)
         self.omnitenant_search_path = None
         super()._close()  # type: ignore[misc]  # private hook, not in django-stubs
