@@ -530,7 +530,6 @@ def start_pgbouncer() -> Any:
     )
 
 
-
 def parse_arguments(argv: Iterable[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="10 and 100 tenants only")
