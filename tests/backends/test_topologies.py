@@ -212,13 +212,13 @@ def test_staying_in_one_tenant_sends_the_path_once_unless_transactions_are_poole
     assert len(paths) == (10 if topology == "pgbouncer_transaction" else 1)
 
 
+@pytest.mark.parametrize("topology", ["django_pool"], indirect=True)
 def test_a_pooled_session_keeps_its_path_for_the_next_request(
     topology: str, tenants: list[Tenant]
 ) -> None:
     """Django returns the connection to its pool after each request: the engine leaves
-    the session's path on it, so the next request in the same tenant sends none."""
-    if topology != "django_pool":
-        pytest.skip("only Django's pool hands one server session from request to request")
+    the session's path on it, so the next request in the same tenant sends none. (Only
+    Django's pool hands one server session from request to request.)"""
     wrapper = connections[ALIAS]
     assert isinstance(wrapper, DatabaseWrapper)
     remembered = 0
