@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.test import Client
 
+from django_omnitenant.signals import tenant_created
 from django_omnitenant.utils import get_tenant_backend
 from omnitenant_backends.schema import schema_exists
 from omnitenant_context import TenantContext
@@ -99,17 +100,26 @@ def test_adding_a_tenant_in_the_admin_provisions_it_with_its_domains(
         "domains-0-domain": "New.Example.test",
         "domains-0-is_primary": "on",
     }
+    domains_seen_by_receiver: list[list[str]] = []
+
+    def record_domains(sender: Any, tenant: Any, **kwargs: Any) -> None:
+        domains_seen_by_receiver.append([d.domain for d in tenant.domains.all()])
+
+    tenant_created.connect(record_domains)
     try:
         response = master_admin.post("/admin/testapp/tenant/add/", form, HTTP_HOST=MASTER)
         assert response.status_code == 302, response.content[:2000]
         tenant = Tenant.objects.get(tenant_id="adm_new")
         assert schema_exists("adm_new")
+        # tenant_created is sent once the inline's domains exist too.
+        assert domains_seen_by_receiver == [["new.example.test"]]
         assert [d.domain for d in tenant.domains.all()] == ["new.example.test"]
         change = master_admin.get(f"/admin/testapp/tenant/{tenant.pk}/change/", HTTP_HOST=MASTER)
         assert change.status_code == 200
         assert b"database_config" not in change.content
         assert b'name="tenant_id"' not in change.content  # read-only once created
     finally:
+        tenant_created.disconnect(record_domains)
         for tenant in Tenant.objects.filter(tenant_id="adm_new"):
             get_tenant_backend(tenant).delete(drop_data=True)
             tenant.delete()

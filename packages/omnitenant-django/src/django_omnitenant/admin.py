@@ -165,8 +165,14 @@ class TenantAdmin(TenantRestrictAdminMixin, _ModelAdmin):
         if change:
             super().save_model(request, obj, form, change)
             return
-        # The domains of the inline are saved afterwards, in the same transaction.
-        provisioning.provision(obj, run_migrations=True)
+        # The row now; the storage once the inline domains are saved (save_related), so
+        # that tenant_created receivers find every domain. All in one creating transaction.
+        provisioning.save_new(obj)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        if not change:
+            provisioning.make_storage(form.instance)
 
     # -- deleting: mark first, purge a marked tenant (as deletetenant) ------------------
 

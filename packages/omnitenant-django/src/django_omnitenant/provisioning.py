@@ -73,10 +73,12 @@ __all__ = [
     "creating",
     "end_maintenance",
     "finish_provisioning",
+    "make_storage",
     "mark_for_deletion",
     "provision",
     "purge_tenant",
     "restore",
+    "save_new",
     "set_state",
     "start_maintenance",
     "suspend",
@@ -228,8 +230,8 @@ def provision(tenant: _T, domains: Sequence[str] = (), *, run_migrations: bool =
     """Save the new ``tenant`` with ``domains`` and make its storage, all or nothing."""
     try:
         with creating():
-            _save_new(tenant, domains, TenantStatus.ACTIVE)
-            _make_storage(tenant, run_migrations=run_migrations)
+            save_new(tenant, domains, TenantStatus.ACTIVE)
+            make_storage(tenant, run_migrations=run_migrations)
     except (OmnitenantError, ValidationError):
         raise
     except DatabaseError as exc:
@@ -239,7 +241,15 @@ def provision(tenant: _T, domains: Sequence[str] = (), *, run_migrations: bool =
     return tenant
 
 
-def _save_new(tenant: BaseTenant, domains: Sequence[str], status: str) -> None:
+def save_new(
+    tenant: BaseTenant, domains: Sequence[str] = (), status: str = TenantStatus.ACTIVE
+) -> None:
+    """Save a new tenant's row and ``domains``: the first half of :func:`provision`.
+
+    Call it inside :func:`creating`, save what else belongs to the tenant (the admin saves
+    its inline domains), then call :func:`make_storage`: ``tenant_created`` receivers then
+    find everything the creation made.
+    """
     tenant.status = status
     tenant.full_clean(exclude=["database_config"])
     try:
@@ -259,7 +269,8 @@ def _save_new(tenant: BaseTenant, domains: Sequence[str], status: str) -> None:
         domain.save()
 
 
-def _make_storage(tenant: BaseTenant, *, run_migrations: bool) -> None:
+def make_storage(tenant: BaseTenant, *, run_migrations: bool = True) -> None:
+    """Make the storage of a tenant saved by :func:`save_new` (second half of `provision`)."""
     backend: TenantBackend = get_tenant_backend(tenant)
     backend.create(run_migrations=run_migrations)
     creation = _creation.get()
@@ -278,7 +289,7 @@ def _create_in_background(
     app = provisioning_celery_app()
     master = backend_settings().master_database
     with TenantContext.use_master_db(), transaction.atomic(using=master):
-        _save_new(tenant, domains, TenantStatus.PROVISIONING)
+        save_new(tenant, domains, TenantStatus.PROVISIONING)
     try:
         app.send_task(
             PROVISION_TASK_NAME,
@@ -359,7 +370,7 @@ def finish_provisioning(tenant_id: str, *, run_migrations: bool = True) -> BaseT
             locked = type(tenant)._default_manager.select_for_update().get(pk=tenant.pk)
             if locked.status != TenantStatus.PROVISIONING:
                 raise TransitionError(f"Tenant {tenant_id!r} is {locked.status} now.")
-            _make_storage(tenant, run_migrations=run_migrations)
+            make_storage(tenant, run_migrations=run_migrations)
             _move(tenant, TenantStatus.PROVISIONING, TenantStatus.ACTIVE, "")
     except TransitionError:
         raise
