@@ -19,8 +19,13 @@ executor and with ``--executor multiprocessing`` (``TENANT_MULTIPROCESSING_MAX_P
 3. Scenario A, nothing to apply: each variant's command runs ``--runs`` times (default 3,
    the median counts), the runs interleaved across variants.
 4. Scenario B, a release: ``MIGRATION_MODULES`` swaps in a ``notes`` migrations module with
-   one more migration (``0002_release``, a new column); each variant applies it once to its
-   own copy, and the run is checked: every tenant schema has it applied afterwards.
+   one more migration (``0002_release``, an ``AddIndex``); each variant applies it once to
+   its own copy, and the run is checked: every tenant schema has it applied afterwards.
+5. Scenario C, a rollback: each variant's command with ``notes 0001`` unapplies the
+   release again, checked the same way (no schema has it afterwards).
+
+Each row also gives the command process's peak resident memory (and, with ``--jobs 2`` /
+multiprocessing, the largest worker's).
 
 Every command runs in a fresh process (``migbench.worker``) with the tool's settings;
 "seconds" is the command itself (``call_command`` in that process, as ``manage.py`` would
@@ -175,6 +180,12 @@ class Row:
     tenants: int
     seconds: list[float] = field(default_factory=list)
     process: list[float] = field(default_factory=list)
+    peak_mb: list[float] = field(default_factory=list)
+
+    def record(self, reply: dict[str, Any], elapsed: float) -> None:
+        self.seconds.append(reply["seconds"])
+        self.process.append(elapsed)
+        self.peak_mb.append(max(reply["peak_mb"], reply["peak_children_mb"]))
 
     @property
     def tool(self) -> str:
@@ -216,14 +227,14 @@ def measure(
 ) -> tuple[list[Row], dict[str, dict[str, Any]]]:
     rows_a = {key: Row(key, "A: all up to date", tenants) for key in variants}
     rows_b = {key: Row(key, "B: one new migration", tenants) for key in variants}
+    rows_c = {key: Row(key, "C: roll it back", tenants) for key in variants}
     checks: dict[str, dict[str, Any]] = {}
     for number in range(runs):
         shift = number % len(variants)
         for key in [*variants[shift:], *variants[:shift]]:
             tool = VARIANTS[key][0]
             reply, elapsed = steps.run(tool, database_of(key), ["migrate", "--variant", key])
-            rows_a[key].seconds.append(reply["seconds"])
-            rows_a[key].process.append(elapsed)
+            rows_a[key].record(reply, elapsed)
             say(f"  A run {number + 1}/{runs}: {key:<12} {reply['seconds']:7.2f} s")
     for key in variants:
         tool = VARIANTS[key][0]
@@ -231,17 +242,24 @@ def measure(
         before, _ = steps.run(tool, database, ["check"], release=True)
         reply, elapsed = steps.run(tool, database, ["migrate", "--variant", key], release=True)
         after, _ = steps.run(tool, database, ["check"], release=True)
-        rows_b[key].seconds.append(reply["seconds"])
-        rows_b[key].process.append(elapsed)
-        checks[key] = {"before": before, "after": after}
+        rows_b[key].record(reply, elapsed)
         say(
             f"  B: {key:<12} {reply['seconds']:7.2f} s; release applied in "
             f"{after['with_release']}/{after['schemas']} schemas (before: "
             f"{before['with_release']})"
         )
+        command = ["migrate", "--variant", key, "--rollback"]
+        reply, elapsed = steps.run(tool, database, command, release=True)
+        rolled_back, _ = steps.run(tool, database, ["check"], release=True)
+        rows_c[key].record(reply, elapsed)
+        checks[key] = {"before": before, "after": after, "rolled_back": rolled_back}
+        left = rolled_back["with_release"]
+        say(f"  C: {key:<12} {reply['seconds']:7.2f} s; release left in {left} schemas")
         if after["with_release"] != after["schemas"] or before["with_release"] != 0:
             raise StepError(f"{key}: the release was not applied to every schema: {after}")
-    return [*rows_a.values(), *rows_b.values()], checks
+        if rolled_back["with_release"] or rolled_back["with_index"]:
+            raise StepError(f"{key}: the rollback left the release behind: {rolled_back}")
+    return [*rows_a.values(), *rows_b.values(), *rows_c.values()], checks
 
 
 # -- the report ---------------------------------------------------------------------------
@@ -260,8 +278,8 @@ def render(
         *(f"- {name}: {value}" for name, value in meta.items()),
         "",
         "| tool | executor / jobs | scenario | tenants | seconds | seconds per tenant "
-        "| runs | process s |",
-        "|---|---|---|---:|---:|---:|---|---:|",
+        "| runs | process s | peak MB |",
+        "|---|---|---|---:|---:|---:|---|---:|---:|",
     ]
     for row in rows:
         runs = (
@@ -272,7 +290,7 @@ def render(
         lines.append(
             f"| {row.tool} | {row.label} | {row.scenario} | {row.tenants} | {row.median:.2f} "
             f"| {row.median / row.tenants:.4f} | {runs} "
-            f"| {statistics.median(row.process):.2f} |"
+            f"| {statistics.median(row.process):.2f} | {max(row.peak_mb):.0f} |"
         )
     lines += [
         "",
@@ -280,10 +298,13 @@ def render(
         "verbosity, output to a log file); **process s**: the whole `python -m` process "
         "(interpreter start, `django.setup()`, the command, exit).",
         "- **A**: every tenant up to date, nothing to apply. **B**: one new migration in "
-        "every tenant (`notes.0002_release`, `AddField`, a nullable column), each variant on "
+        "every tenant (`notes.0002_release`, `AddIndex` on a 10-row table), each variant on "
         "its own copy of the same database; one run per variant (a second run would be "
         "scenario A). Checked after each B run: the release is recorded in every schema "
-        "with a `django_migrations` table (for omnitenant also its template schema).",
+        "with a `django_migrations` table (for omnitenant also its template schema). "
+        "**C**: the release rolled back (`notes 0001`), checked: no schema keeps it.",
+        "- **peak MB**: the largest peak resident set of the command's process or of one "
+        "of its worker processes (`getrusage`).",
         "- Tenant schemas hold `contenttypes` (2 migrations), `auth` (12) and `notes` "
         "(1, 2 in B) in both tools.",
         f"- Target: omnitenant, scenario A, 200 tenants under {TARGET_OMNI_A_SECONDS:.0f} s. "
@@ -313,7 +334,9 @@ def render(
             lines.append(
                 f"- {key}: release applied in {after['with_release']} of {after['schemas']} "
                 f"schemas (before the run: {check['before']['with_release']}); "
-                f"`archived_at` column in {after['with_column']} tables"
+                f"release index in {after['with_index']} schemas; after the rollback: "
+                f"{check['rolled_back']['with_release']} schemas, "
+                f"{check['rolled_back']['with_index']} indexes"
             )
     return "\n".join(lines) + "\n"
 

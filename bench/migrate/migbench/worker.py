@@ -1,7 +1,8 @@
 """One step of the migrate benchmark, in a process of its own: ``python -m migbench.worker``.
 
     setup   --tool omni|dt --tenants N   the master schema and N tenants, by the tool's API
-    migrate --variant KEY                 the variant's fleet command, once, timed
+    migrate --variant KEY [--rollback]    the variant's fleet command, once, timed (with
+                                          --rollback: back to notes 0001); peak memory
     check                                 how many schemas have the release applied
     profile --variant KEY --sort tottime  the fleet command under cProfile
 
@@ -28,6 +29,12 @@ import django
 VARIANTS: dict[str, tuple[str, str, str, dict[str, Any]]] = {
     "omni_j1": ("omni", "--jobs 1", "migratealltenants", {"jobs": 1, "progress": "lines"}),
     "omni_j2": ("omni", "--jobs 2", "migratealltenants", {"jobs": 2, "progress": "lines"}),
+    "omni_django_j2": (
+        "omni",
+        "--jobs 2 --executor django (Django's migrate per tenant)",
+        "migratealltenants",
+        {"jobs": 2, "progress": "lines", "executor": "django"},
+    ),
     "dt_standard": (
         "dt",
         "standard executor",
@@ -43,6 +50,9 @@ VARIANTS: dict[str, tuple[str, str, str, dict[str, Any]]] = {
 }
 
 RELEASE = ("notes", "0002_release")
+#: Scenario C rolls the release back: ``COMMAND notes 0001``.
+ROLLBACK = ("notes", "0001")
+RELEASE_INDEX = "note_priority_title_idx"
 
 
 def tenant_id(index: int) -> str:
@@ -97,13 +107,24 @@ def setup_dt(count: int) -> dict[str, float]:
 # -- the fleet command ------------------------------------------------------------------------
 
 
-def run_variant(key: str) -> float:
+def run_variant(key: str, *, rollback: bool = False) -> float:
     from django.core.management import call_command
 
     _tool, _label, command, options = VARIANTS[key]
+    arguments = ROLLBACK if rollback else ()
     started = time.perf_counter()
-    call_command(command, **options)
+    call_command(command, *arguments, **options)
     return time.perf_counter() - started
+
+
+def peak_memory_mb() -> dict[str, float]:
+    """Peak resident memory of this process and of its largest finished child, in MB."""
+    import resource
+
+    return {
+        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_children_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+    }
 
 
 def profile_variant(key: str, sort: str, limit: int) -> str:
@@ -153,16 +174,13 @@ def check() -> dict[str, int]:
             for applied, total in cursor.fetchall():
                 with_release += int(applied)
                 rows += int(total)
-        cursor.execute(
-            "SELECT count(*) FROM information_schema.columns "
-            "WHERE table_name = 'notes_note' AND column_name = 'archived_at'"
-        )
+        cursor.execute("SELECT count(*) FROM pg_indexes WHERE indexname = %s", [RELEASE_INDEX])
         row = cursor.fetchone()
     return {
         "schemas": len(schemas),
         "with_release": with_release,
         "migration_rows": rows,
-        "with_column": int(row[0]) if row else 0,
+        "with_index": int(row[0]) if row else 0,
     }
 
 
@@ -172,6 +190,7 @@ def main() -> int:
     parser.add_argument("--tool", choices=["omni", "dt"])
     parser.add_argument("--tenants", type=int, default=200)
     parser.add_argument("--variant", choices=sorted(VARIANTS))
+    parser.add_argument("--rollback", action="store_true", help="migrate: COMMAND notes 0001")
     parser.add_argument("--sort", default="cumulative")
     parser.add_argument("--limit", type=int, default=40)
     parser.add_argument("--result", type=Path, required=True)
@@ -181,7 +200,7 @@ def main() -> int:
     if args.step == "setup":
         result = (setup_omni if args.tool == "omni" else setup_dt)(args.tenants)
     elif args.step == "migrate":
-        result = {"seconds": run_variant(args.variant)}
+        result = {"seconds": run_variant(args.variant, rollback=args.rollback), **peak_memory_mb()}
     elif args.step == "profile":
         result = {"report": profile_variant(args.variant, args.sort, args.limit)}
     else:

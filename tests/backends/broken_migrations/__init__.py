@@ -15,4 +15,6 @@ the app's own) plus one migration of its own:
   deferred check at the end of that migration must refuse;
 * ``concurrent.migrations``: a non-atomic migration (``CREATE INDEX CONCURRENTLY``), which
   an existing tenant runs but a template (migrated inside a transaction) cannot.
+* ``release.migrations``: three more (DDL, a field and ``RunPython``, a ``RunSQL`` view in
+  a non-atomic migration), to compare the fleet executor with Django's.
 """

@@ -22,6 +22,7 @@ __all__ = [
     "applied_migrations_by_schema",
     "applied_migrations_in_database",
     "required_tenant_migrations",
+    "schema_sizes",
 ]
 
 Migration = tuple[str, str]
@@ -78,3 +79,16 @@ def applied_migrations_in_database(alias: str) -> frozenset[Migration]:
             return frozenset()
         cursor.execute("SELECT app, name FROM django_migrations")
         return frozenset((app, name) for app, name in cursor.fetchall())
+
+
+def schema_sizes(*, using: str | None = None) -> dict[str, int]:
+    """The bytes every schema of a database takes (tables, indexes, TOAST), in one query."""
+    alias = using or backend_settings().master_database
+    with connections[alias].cursor() as cursor:
+        cursor.execute(
+            "SELECT n.nspname, sum(pg_catalog.pg_total_relation_size(c.oid))::bigint "
+            "FROM pg_catalog.pg_class c "
+            "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relkind IN ('r', 'm', 'p') GROUP BY n.nspname"
+        )
+        return {str(name): int(size or 0) for name, size in cursor.fetchall()}

@@ -1,4 +1,4 @@
-"""The release: one new nullable column, as most releases add."""
+"""The release: one new index, the migration issue 16 measures (``AddIndex``)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ class Migration(migrations.Migration):
     dependencies = [("notes", "0001_initial")]
 
     operations = [
-        migrations.AddField(
+        migrations.AddIndex(
             model_name="note",
-            name="archived_at",
-            field=models.DateTimeField(blank=True, null=True),
+            index=models.Index(fields=["priority", "title"], name="note_priority_title_idx"),
         ),
     ]

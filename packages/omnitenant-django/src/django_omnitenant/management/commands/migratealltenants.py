@@ -13,21 +13,32 @@ one fails.
    it migrates (a PostgreSQL advisory lock, or a file lock when the master database is
    not PostgreSQL): a second run at the same time reports the tenant as locked instead of
    migrating it twice.
+   Each worker migrates its tenants with the fleet executor
+   (:mod:`omnitenant_backends.fleet_migrate`): the migration graph, the plan and the
+   rendered states are prepared once per distinct migration state and reused by every
+   tenant in that state; only the SQL and the ``RunPython`` code run per tenant.
+   ``--executor django`` runs Django's ``migrate`` per tenant instead, and so does
+   ``--fake-initial`` (the output says so).
 4. Only tenants in the states of ``MIGRATED_STATES`` (every state with storage: not
    ``provisioning`` or ``failed``) unless ``--include-state`` adds more; the first line
    of output names them.
 5. The warm pool (``WARM_POOL_SIZE``) is refilled: pool schemas that lag behind are
    replaced by fresh ones.
-6. A failing tenant is reported and the others go on. The summary counts every outcome
+6. Deploy controls: ``--order`` (id, created, smallest storage first), ``--canary N``
+   (those tenants first; any failure stops the run), ``--batch-size`` with ``--pause`` and
+   ``--check CMD`` between batches (a failing check stops the run), ``--timeout`` (a
+   statement timeout per tenant: the tenant is reported, the run goes on), ``--resume``
+   (with a named target, skip tenants already there), ``--format json`` for CI.
+7. A failing tenant is reported and the others go on. The summary counts every outcome
    and lists the failures; the exit status is non-zero when any tenant failed or was
    locked.
 """
 
 from __future__ import annotations
 
-import argparse
 import fcntl
 import hashlib
+import json
 import multiprocessing
 import sys
 import tempfile
@@ -38,9 +49,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+import psycopg
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connections
+from django.db.migrations.exceptions import AmbiguityError
+from django.db.migrations.loader import MigrationLoader
 
 from django_omnitenant.constants import TenantStatus
 from django_omnitenant.management._common import (
@@ -49,6 +63,15 @@ from django_omnitenant.management._common import (
     select_tenants,
 )
 from django_omnitenant.management._prompt import usage_error
+from django_omnitenant.management._rollout import (
+    ORDERS,
+    non_negative_float,
+    order_tenants,
+    positive_float,
+    positive_int,
+    run_check,
+    waves,
+)
 from django_omnitenant.signals import tenant_migrated
 from django_omnitenant.utils import get_tenant_backend, get_tenant_model
 from omnitenant_backends import (
@@ -62,6 +85,12 @@ from omnitenant_backends.fleet import (
     applied_migrations_by_schema,
     applied_migrations_in_database,
     required_tenant_migrations,
+)
+from omnitenant_backends.fleet_migrate import (
+    FleetMigrator,
+    MigrationTargetError,
+    describe_plan,
+    discard_abandoned_transaction,
 )
 from omnitenant_context import IsolationType, TenantContext
 
@@ -78,7 +107,12 @@ MIGRATED_STATES = (
 UP_TO_DATE = "up to date"
 MIGRATED = "migrated"
 FAILED = "failed"
+TIMED_OUT = "timed out"
 LOCKED = "locked"
+NOT_STARTED = "not started"
+RESULTS = (UP_TO_DATE, MIGRATED, FAILED, TIMED_OUT, LOCKED, NOT_STARTED)
+PROBLEMS = (FAILED, TIMED_OUT, LOCKED, NOT_STARTED)
+SLOWEST = 5
 
 
 @dataclass(frozen=True)
@@ -98,9 +132,30 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
+            "app_label", nargs="?", help="Only this app's migrations, as migrate APP_LABEL."
+        )
+        parser.add_argument(
+            "migration_name",
+            nargs="?",
+            help="Migrate APP_LABEL to this migration, backwards when applied (a "
+            "rollback); 'zero' unapplies the app.",
+        )
+        parser.add_argument(
+            "--executor",
+            choices=["fleet", "django"],
+            default="fleet",
+            help="fleet (default): prepare each distinct migration state once; django: "
+            "Django's migrate per tenant.",
+        )
+        parser.add_argument(
+            "--plan",
+            action="store_true",
+            help="Show what would run, per group of tenants in the same state; change nothing.",
+        )
+        parser.add_argument(
             "--jobs",
             "-j",
-            type=_positive_int,
+            type=positive_int,
             default=1,
             help="Worker processes (default: 1; at least 1).",
         )
@@ -121,6 +176,55 @@ class Command(BaseCommand):
             "--fake-initial", action="store_true", help="As migrate --fake-initial."
         )
         parser.add_argument(
+            "--order",
+            choices=ORDERS,
+            default="id",
+            help="Rollout order: tenant id (default), creation time, or smallest first.",
+        )
+        parser.add_argument(
+            "--canary",
+            type=positive_int,
+            metavar="N",
+            help="Migrate the first N tenants first; stop if any of them fails.",
+        )
+        parser.add_argument(
+            "--batch-size",
+            type=positive_int,
+            metavar="N",
+            help="Migrate the rest in batches of N, with --pause / --check in between.",
+        )
+        parser.add_argument(
+            "--pause",
+            type=non_negative_float,
+            default=0.0,
+            metavar="SECONDS",
+            help="Wait this long between two batches (after the canary too).",
+        )
+        parser.add_argument(
+            "--check",
+            metavar="COMMAND",
+            help="A shell command run between two batches; a non-zero exit stops the run.",
+        )
+        parser.add_argument(
+            "--timeout",
+            type=positive_float,
+            metavar="SECONDS",
+            help="Statement timeout per tenant (PostgreSQL); a tenant that hits it is "
+            "reported as timed out and the run goes on.",
+        )
+        parser.add_argument(
+            "--resume",
+            action="store_true",
+            help="With APP_LABEL [MIGRATION]: skip the tenants already at the target (those "
+            "an interrupted run finished). Without, up-to-date tenants are always skipped.",
+        )
+        parser.add_argument(
+            "--format",
+            choices=["text", "json"],
+            default="text",
+            help="json: one JSON object per tenant and one for the summary, for CI.",
+        )
+        parser.add_argument(
             "--progress",
             choices=["auto", "bar", "lines"],
             default="auto",
@@ -132,46 +236,157 @@ class Command(BaseCommand):
         if jobs < 1:  # call_command() does not run the option's type on an int
             raise usage_error("--jobs must be at least 1.")
         started = time.monotonic()
+        self._json = options["format"] == "json"
+        _migrators.clear()  # migrations on disk may have changed since a previous run
+        _check_target(options["app_label"], options["migration_name"])
         states = chosen_states(MIGRATED_STATES, options)
         tenants = select_tenants(options["tenant"], options["exclude"], statuses=states)
-        self.stdout.write(f"Tenants in state: {', '.join(states)}.")
+        self._say(f"Tenants in state: {', '.join(states)}.")
         if not tenants:
-            self.stdout.write("No tenants to migrate.")
+            self._say("No tenants to migrate.")
             return
+        migrate_options = {
+            "app_label": options["app_label"],
+            "migration_name": options["migration_name"],
+            "fake": options["fake"],
+            "fake_initial": options["fake_initial"],
+            "executor": options["executor"],
+            "timeout": options["timeout"],
+        }
+        if options["plan"]:
+            self._show_plan(tenants, migrate_options)
+            return
+        if options["executor"] == "fleet" and options["fake_initial"]:
+            self._say(
+                "Django's executor per tenant: --fake-initial introspects each tenant."
+            )
         template_problem = self._migrate_template(options)
-        pending, outcomes = self._split_up_to_date(tenants, force=options["no_skip"])
-        migrate_options = {"fake": options["fake"], "fake_initial": options["fake_initial"]}
+        # A named target (app, migration) may be behind the graph's leaves: every tenant
+        # is looked at, not only those missing a migration.
+        # (--resume skips those already at it).
+        if options["app_label"] is not None and not options["no_skip"]:
+            pending, outcomes = (
+                self._split_at_target(tenants, migrate_options)
+                if options["resume"]
+                else (tenants, [])
+            )
+        else:
+            pending, outcomes = self._split_up_to_date(tenants, force=options["no_skip"])
+        pending = order_tenants(pending, options["order"])
+        json_lines = options["format"] == "json"
         skipped = sum(1 for outcome in outcomes if outcome.result == UP_TO_DATE)
-        progress = _Progress(self.stdout, len(tenants), options["progress"], skipped)
+        progress = _Progress(
+            self.stdout, len(tenants), "json" if json_lines else options["progress"], skipped
+        )
         for outcome in outcomes:
             progress.record(outcome)
-        for outcome in self._run(pending, migrate_options, jobs):
-            outcomes.append(outcome)
-            progress.record(outcome)
+        stopped = ""
+        rollout = waves(pending, canary=options["canary"], batch_size=options["batch_size"])
+        for index, wave in enumerate(rollout):
+            for outcome in self._run(wave, migrate_options, jobs):
+                outcomes.append(outcome)
+                progress.record(outcome)
+            stopped = self._between_waves(index, rollout, outcomes, options)
+            if stopped:
+                for tenant in (t for later in rollout[index + 1 :] for t in later):
+                    outcome = Outcome(tenant.tenant_id, NOT_STARTED, 0.0, stopped)
+                    outcomes.append(outcome)
+                    progress.record(outcome)
+                break
         progress.close()
         self._refill_pool()
-        self._summary(outcomes, time.monotonic() - started, template_problem)
+        self._summary(
+            outcomes, time.monotonic() - started, stopped, template_problem, json_lines=json_lines
+        )
+
+    def _between_waves(
+        self, index: int, rollout: list[list[Any]], outcomes: list[Outcome], options: Any
+    ) -> str:
+        """Why the rollout stops after wave ``index``; empty to go on."""
+        if index + 1 >= len(rollout):
+            return ""
+        if index == 0 and options["canary"]:
+            canary_ids = {tenant.tenant_id for tenant in rollout[0]}
+            failed = [
+                o.tenant_id for o in outcomes if o.tenant_id in canary_ids and o.result != MIGRATED
+            ]
+            if failed:
+                return f"stopped: the canary failed ({', '.join(sorted(failed))})"
+        if options["pause"]:
+            time.sleep(options["pause"])
+        if options["check"]:
+            ok, output = run_check(
+                options["check"],
+                wave=index + 1,
+                migrated=sum(1 for o in outcomes if o.result == MIGRATED),
+                failed=sum(1 for o in outcomes if o.result in (FAILED, TIMED_OUT, LOCKED)),
+            )
+            if not ok:
+                return f"stopped: --check failed after wave {index + 1}: {output}"
+        return ""
+
+    def _say(self, line: str) -> None:
+        # With --format json, stdout carries JSON objects only; the rest goes to stderr.
+        (self.stderr if self._json else self.stdout).write(line)
 
     # -- steps ------------------------------------------------------------------------
+
+    def _show_plan(self, tenants: list[Any], options: dict[str, Any]) -> None:
+        """Group tenants by the plan they would run; one query per tenant, no change."""
+        migrator = _migrator(options)
+        groups: dict[tuple[str, ...], list[str]] = {}
+        for tenant in tenants:
+            backend = get_tenant_backend(tenant)
+            with backend.migration_scope() as alias:
+                try:
+                    lines = tuple(describe_plan(migrator.plan(alias)))
+                except MigrationTargetError as exc:
+                    raise CommandError(str(exc)) from exc
+            groups.setdefault(lines, []).append(tenant.tenant_id)
+        for lines, tenant_ids in groups.items():
+            self.stdout.write(f"{len(tenant_ids)} tenant(s): {', '.join(tenant_ids)}")
+            for line in lines or ("No planned migration operations.",):
+                self.stdout.write(f"  {line}")
+
+    def _split_at_target(
+        self, tenants: list[Any], options: dict[str, Any]
+    ) -> tuple[list[Any], list[Outcome]]:
+        """Tenants with nothing to do for the named target are up to date (two queries each)."""
+        migrator = _migrator(options)
+        pending: list[Any] = []
+        done: list[Outcome] = []
+        for tenant in tenants:
+            with get_tenant_backend(tenant).migration_scope() as alias:
+                try:
+                    plan = migrator.plan(alias)
+                except MigrationTargetError as exc:
+                    raise CommandError(str(exc)) from exc
+            if plan:
+                pending.append(tenant)
+            else:
+                done.append(Outcome(tenant.tenant_id, UP_TO_DATE, 0.0))
+        return pending, done
 
     def _migrate_template(self, options: dict[str, Any]) -> str:
         """Migrate (or rebuild, or set aside) the template; say what happened.
 
-        Returns what must make the run fail at the end, or ``""``.
+        The template goes to the run's target (``APP_LABEL [MIGRATION]``) too. Returns
+        what must make the run fail at the end, or ``""``.
         """
         template = cloning_template()
         if template is None:
             return ""
         if not get_tenant_model().objects.filter(isolation_type=IsolationType.SCHEMA).exists():
             return ""
+        target = {k: options[k] for k in ("app_label", "migration_name") if options[k]}
         try:
-            refresh = refresh_schema_template(fake=options["fake"])
+            refresh = refresh_schema_template(fake=options["fake"], **target)
         except Exception as exc:  # reported, and the tenants still get their turn
             problem = f"schema template {template}: failed: {type(exc).__name__}: {exc}"
             self.stderr.write(problem)
             return problem
         if refresh.outcome == TemplateOutcome.REBUILT:
-            self.stdout.write(
+            self._say(
                 f"schema template {template}: could not be migrated ({refresh.reason}); "
                 "rebuilt from scratch."
             )
@@ -195,7 +410,7 @@ class Command(BaseCommand):
             report = fill_pool()
         except Exception as exc:
             raise CommandError(f"Refilling the warm pool failed: {exc}") from exc
-        self.stdout.write(
+        self._say(
             f"Warm pool: {report.ready + report.made} ready ({report.dropped} stale replaced)."
         )
 
@@ -241,45 +456,77 @@ class Command(BaseCommand):
         with context.Pool(processes=min(jobs, len(ids)), initializer=_worker_start) as pool:
             yield from pool.imap_unordered(_migrate_one_packed, [(i, options) for i in ids])
 
-    def _summary(self, outcomes: list[Outcome], seconds: float, template_problem: str) -> None:
-        counts = {
-            result: sum(1 for o in outcomes if o.result == result)
-            for result in (UP_TO_DATE, MIGRATED, FAILED, LOCKED)
-        }
-        self.stdout.write("")
-        self.stdout.write(f"{'result':<12} {'tenants':>7}")
-        for result, count in counts.items():
-            self.stdout.write(f"{result:<12} {count:>7}")
-        self.stdout.write(f"{'total':<12} {len(outcomes):>7}   in {seconds:.2f} s")
-        problems = sorted(
-            (o for o in outcomes if o.result in (FAILED, LOCKED)), key=lambda o: o.tenant_id
-        )
+    def _summary(
+        self,
+        outcomes: list[Outcome],
+        seconds: float,
+        stopped: str,
+        template_problem: str,
+        *,
+        json_lines: bool,
+    ) -> None:
+        counts = {result: sum(1 for o in outcomes if o.result == result) for result in RESULTS}
+        ran = [o for o in outcomes if o.result not in (UP_TO_DATE, NOT_STARTED, LOCKED)]
+        slowest = sorted(ran, key=lambda o: o.seconds, reverse=True)[:SLOWEST]
+        problems = sorted((o for o in outcomes if o.result in PROBLEMS), key=lambda o: o.tenant_id)
+        if json_lines:
+            summary = {
+                "summary": counts,
+                "total": len(outcomes),
+                "seconds": round(seconds, 3),
+                "slowest": [
+                    {"tenant": o.tenant_id, "seconds": round(o.seconds, 3)} for o in slowest
+                ],
+                "stopped": stopped,
+            }
+            self.stdout.write(json.dumps(summary))
+        else:
+            self.stdout.write("")
+            self.stdout.write(f"{'result':<12} {'tenants':>7}")
+            for result, count in counts.items():
+                self.stdout.write(f"{result:<12} {count:>7}")
+            self.stdout.write(f"{'total':<12} {len(outcomes):>7}   in {seconds:.2f} s")
+            if slowest:
+                self.stdout.write(
+                    "slowest: " + ", ".join(f"{o.tenant_id} {o.seconds:.2f} s" for o in slowest)
+                )
+        if stopped:
+            self.stderr.write(stopped)
         if problems:
             self.stderr.write("")
             for outcome in problems:
-                self.stderr.write(f"{outcome.tenant_id}: {outcome.result}: {outcome.error}")
+                if outcome.result != NOT_STARTED:
+                    self.stderr.write(f"{outcome.tenant_id}: {outcome.result}: {outcome.error}")
             raise CommandError(
                 f"{len(problems)} of {len(outcomes)} tenants were not migrated: "
                 + ", ".join(o.tenant_id for o in problems)
+                + (f" ({stopped})" if stopped else "")
                 + (f"; and the {template_problem}" if template_problem else "")
             )
         if template_problem:
             raise CommandError(f"Every tenant was migrated, but the {template_problem}")
 
 
-def _positive_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return number
-
-
 def _describe(exc: BaseException) -> str:
     # One line per tenant in the summary; a connection error's detail can span several.
     return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+
+
+def _check_target(app_label: str | None, migration_name: str | None) -> None:
+    """Refuse an unknown app or migration before any tenant is touched."""
+    if app_label is None:
+        return
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    if app_label not in loader.migrated_apps:
+        raise CommandError(f"App '{app_label}' does not have migrations.")
+    if migration_name in (None, "zero"):
+        return
+    try:
+        loader.get_migration_by_prefix(app_label, migration_name)
+    except (AmbiguityError, KeyError) as exc:
+        raise CommandError(
+            f"No single migration of app '{app_label}' matches '{migration_name}'."
+        ) from exc
 
 
 def _worker_start() -> None:
@@ -304,19 +551,84 @@ def migrate_one(tenant_id: str, options: dict[str, Any]) -> Outcome:
                     tenant_id, LOCKED, 0.0, "another run is migrating this tenant right now"
                 )
             backend = get_tenant_backend(tenant)
-            with backend.migration_scope() as alias:
-                call_command(
-                    "migrate",
-                    database=alias,
-                    interactive=False,
-                    verbosity=0,
-                    skip_checks=True,
-                    **options,
-                )
+            with backend.migration_scope() as alias, _statement_timeout(alias, options["timeout"]):
+                try:
+                    _migrate_in_scope(alias, options)
+                except BaseException:
+                    # The next tenant may share this connection: leave it clean.
+                    discard_abandoned_transaction(alias)
+                    raise
             tenant_migrated.send(sender=type(tenant), tenant=tenant)
     except Exception as exc:  # reported in the outcome and the summary
-        return Outcome(tenant_id, FAILED, time.monotonic() - started, _describe(exc))
+        result = TIMED_OUT if _is_statement_timeout(exc) else FAILED
+        return Outcome(tenant_id, result, time.monotonic() - started, _describe(exc))
     return Outcome(tenant_id, MIGRATED, time.monotonic() - started)
+
+
+def _migrate_in_scope(alias: str, options: dict[str, Any]) -> None:
+    if options["executor"] == "fleet" and not options["fake_initial"]:
+        _migrator(options).migrate(alias)
+        return
+    call_command(
+        "migrate",
+        *[a for a in (options["app_label"], options["migration_name"]) if a],
+        database=alias,
+        interactive=False,
+        verbosity=0,
+        skip_checks=True,
+        fake=options["fake"],
+        fake_initial=options["fake_initial"],
+    )
+
+
+@contextmanager
+def _statement_timeout(alias: str, seconds: float | None) -> Iterator[None]:
+    """``statement_timeout`` on the tenant's connection while it migrates (PostgreSQL).
+
+    A session setting, set outside any transaction: a migration's rollback does not undo
+    it, and it is reset before the connection serves the next tenant.
+    """
+    connection = connections[alias]
+    if seconds is None or connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        milliseconds = f"{max(1, int(seconds * 1000))}ms"
+        cursor.execute("SELECT set_config('statement_timeout', %s, false)", [milliseconds])
+    try:
+        yield
+    finally:
+        if connection.connection is not None and not connection.in_atomic_block:
+            with connection.cursor() as cursor:
+                cursor.execute("RESET statement_timeout")
+
+
+def _is_statement_timeout(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, psycopg.errors.QueryCanceled):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+# One migrator per process and set of options: its prepared plans (one per distinct
+# migration state) serve every tenant this process migrates.
+_migrators: dict[tuple[Any, ...], FleetMigrator] = {}
+
+
+def _migrator(options: dict[str, Any]) -> FleetMigrator:
+    key = (options["app_label"], options["migration_name"], options["fake"])
+    migrator = _migrators.get(key)
+    if migrator is None:
+        migrator = FleetMigrator(
+            app_label=options["app_label"],
+            migration_name=options["migration_name"],
+            fake=options["fake"],
+        )
+        _migrators.clear()  # plans of other options are never needed again
+        _migrators[key] = migrator
+    return migrator
 
 
 @contextmanager
@@ -354,23 +666,38 @@ def _tenant_lock(tenant_id: str) -> Iterator[bool]:
 
 
 class _Progress:
-    """A bar on a terminal; one line per tenant otherwise (logs, CI, pipes)."""
+    """A bar on a terminal; one line per tenant otherwise (logs, CI, pipes); with
+    ``json``, one JSON object per tenant."""
 
     def __init__(self, out: Any, total: int, mode: str, skipped: int) -> None:
         self.out = out
         self.total = total
         self.done = 0
+        self.problems = 0
+        self.json = mode == "json"
         stream: TextIO = getattr(out, "_out", sys.stdout)
         self.bar = mode == "bar" or (mode == "auto" and stream.isatty())
-        if skipped and not self.bar:
+        if skipped and not self.bar and not self.json:
             out.write(f"{skipped} tenant(s) up to date, skipped.")
 
     def record(self, outcome: Outcome) -> None:
         self.done += 1
-        if self.bar:
+        self.problems += outcome.result in PROBLEMS
+        if self.json:
+            line = {
+                "tenant": outcome.tenant_id,
+                "result": outcome.result,
+                "seconds": round(outcome.seconds, 3),
+            }
+            if outcome.error:
+                line["error"] = outcome.error
+            self.out.write(json.dumps(line))
+        elif self.bar:
             filled = int(30 * self.done / self.total)
+            problems = f"  {self.problems} not migrated" if self.problems else ""
             self.out.write(
-                f"\r[{'#' * filled}{' ' * (30 - filled)}] {self.done}/{self.total}", ending=""
+                f"\r[{'#' * filled}{' ' * (30 - filled)}] {self.done}/{self.total}{problems}",
+                ending="",
             )
             self.out.flush()
         elif outcome.result != UP_TO_DATE:

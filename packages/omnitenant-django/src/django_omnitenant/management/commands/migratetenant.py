@@ -3,13 +3,18 @@
 Every option of ``migrate`` works (app label, migration name, ``--fake``,
 ``--fake-initial``, ``--plan``, ``--check``, ...). ``--tenant master`` migrates the master
 database and shared schema.
+
+A tenant is migrated by the fleet executor (:mod:`omnitenant_backends.fleet_migrate`), the
+one ``migratealltenants`` uses, so one tenant and the whole fleet go through the same code;
+the options it does not take (``--plan``, ``--check``, ``--prune``, ``--run-syncdb``,
+``--fake-initial``) run Django's ``migrate`` itself.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.core.management.commands import migrate
 
 from django_omnitenant.management._common import (
@@ -21,6 +26,7 @@ from django_omnitenant.management._prompt import usage_error
 from django_omnitenant.signals import tenant_migrated
 from django_omnitenant.utils import get_tenant_backend
 from omnitenant_backends.conf import backend_settings
+from omnitenant_backends.fleet_migrate import FleetMigrator, MigrationTargetError
 from omnitenant_context import TenantContext
 
 
@@ -53,6 +59,32 @@ class Command(migrate.Command):
         backend = get_tenant_backend(tenant)
         with backend.migration_scope() as alias:
             options["database"] = alias
-            super().handle(*args, **options)
+            if any(options.get(name) for name in _DJANGO_ONLY):
+                super().handle(*args, **options)
+            else:
+                self._migrate_with_fleet_executor(alias, options)
         if not options.get("plan") and not options.get("check_unapplied"):
             tenant_migrated.send(sender=type(tenant), tenant=tenant)
+
+    def _migrate_with_fleet_executor(self, alias: str, options: dict[str, Any]) -> None:
+        self.verbosity = options["verbosity"]
+        migrator = FleetMigrator(
+            app_label=options["app_label"],
+            migration_name=options["migration_name"],
+            fake=options["fake"],
+            verbosity=self.verbosity,
+            stdout=self.stdout,
+            progress_callback=self.migration_progress_callback,
+        )
+        if self.verbosity >= 1:
+            self.stdout.write(self.style.MIGRATE_HEADING("Running migrations:"))
+        try:
+            plan = migrator.migrate(alias)
+        except MigrationTargetError as exc:
+            raise CommandError(str(exc)) from exc
+        if not plan and self.verbosity >= 1:
+            self.stdout.write("  No migrations to apply.")
+
+
+# Options the fleet executor leaves to Django's migrate.
+_DJANGO_ONLY = ("plan", "check_unapplied", "prune", "run_syncdb", "fake_initial")

@@ -1,0 +1,1 @@
+"""Stand-in migration package, see ``tests.backends.broken_migrations``."""
