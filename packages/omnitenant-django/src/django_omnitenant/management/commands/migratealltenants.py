@@ -257,9 +257,7 @@ class Command(BaseCommand):
             self._show_plan(tenants, migrate_options)
             return
         if options["executor"] == "fleet" and options["fake_initial"]:
-            self._say(
-                "Django's executor per tenant: --fake-initial introspects each tenant."
-            )
+            self._say("Django's executor per tenant: --fake-initial introspects each tenant.")
         template_problem = self._migrate_template(options)
         # A named target (app, migration) may be behind the graph's leaves: every tenant
         # is looked at, not only those missing a migration.
