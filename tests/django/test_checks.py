@@ -31,6 +31,7 @@ def test_the_test_project_is_clean() -> None:
         ({"DOMAIN_MODEL": "testapp.Nope"}, "omnitenant.E003"),
         ({"MASTER_APPS": ["testapp", "tenantapp"]}, "omnitenant.E007"),
         ({"TENANT_APPS": ["tenantapp", "testapp"], "MASTER_APPS": []}, "omnitenant.E004"),
+        ({"SHARED_APPS": ["testapp"], "MASTER_APPS": []}, "omnitenant.E004"),
         ({"SHARED_APPS": ["contenttypes", "auth", "nosuchapp"]}, "omnitenant.E008"),
         ({"MASTER_DATABASE": "elsewhere"}, "omnitenant.E006"),
         ({"NOT_A_KEY": 1}, "omnitenant.E001"),
@@ -95,3 +96,10 @@ def test_plain_postgres_engine_is_a_warning() -> None:
     databases = {"default": plain}
     with override_settings(DATABASES=databases):
         assert {m.id for m in check_configuration()} == {"omnitenant.W001"}
+
+
+def test_the_tenant_models_app_is_master_without_being_listed() -> None:
+    messages = _messages(MASTER_APPS=[])
+    assert "omnitenant.E004" not in {message.id for message in messages}
+    # Listed nowhere, yet no "no scope" warning for it: its scope is known.
+    assert not any("testapp" in str(message.msg) for message in messages)

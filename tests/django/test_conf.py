@@ -23,7 +23,7 @@ def test_defaults_fill_every_key_not_set() -> None:
     app_conf = app_settings()
     assert app_conf.master_tenant_name == "master"
     assert app_conf.tenant_resolver == "django_omnitenant.resolvers.CustomDomainTenantResolver"
-    assert app_conf.tenant_model == settings.OMNITENANT_CONFIG["TENANT_MODEL"]
+    assert conf.tenant_model == settings.OMNITENANT_CONFIG["TENANT_MODEL"]
 
 
 def test_each_key_is_declared_once_by_the_package_that_reads_it() -> None:
@@ -52,6 +52,24 @@ def test_app_scopes() -> None:
     assert conf.app_scope("tenantapp") == "tenant"
     assert conf.app_scope("auth") == "shared"
     assert conf.app_scope("unlisted") == "shared"
+
+
+def test_the_apps_of_the_tenant_and_domain_models_are_master_unlisted() -> None:
+    config = {
+        **settings.OMNITENANT_CONFIG,
+        "MASTER_APPS": [],
+        "TENANT_MODEL": "customers.Tenant",
+        "DOMAIN_MODEL": "directory.Domain",
+        "DEFAULT_APP_SCOPE": "tenant",
+    }
+    with override_settings(OMNITENANT_CONFIG=config):
+        conf = backend_settings()
+        assert conf.app_scope("customers") == "master"
+        assert conf.app_scope("directory") == "master"
+        assert conf.app_scope("unlisted") == "tenant"
+    # An explicit scope still wins (and is check E004).
+    with override_settings(OMNITENANT_CONFIG={**config, "SHARED_APPS": ["customers"]}):
+        assert backend_settings().app_scope("customers") == "shared"
 
 
 @pytest.mark.parametrize(

@@ -67,6 +67,24 @@ def _schema_names(value: object) -> tuple[str, ...]:
 class BackendSettings:
     """The validated, immutable settings of the backends, defaults filled in."""
 
+    tenant_model: str | None = setting(
+        "TENANT_MODEL",
+        None,
+        parse=optional_text,
+        section=_NAMES,
+        doc='Your subclass of `django_omnitenant.models.BaseTenant`, as `"app_label.ModelName"`. '
+        "Required (system check `omnitenant.E002` / `E003`). Its app is master-scoped "
+        "without being listed in `MASTER_APPS`; listing it in `TENANT_APPS` or "
+        "`SHARED_APPS` is an error (`E004`).",
+    )
+    domain_model: str | None = setting(
+        "DOMAIN_MODEL",
+        None,
+        parse=optional_text,
+        section=_NAMES,
+        doc='Your subclass of `BaseDomain`, as `"app_label.ModelName"`. Required. Its app '
+        "is master-scoped like the tenant model's.",
+    )
     public_schema: str = setting(
         "PUBLIC_TENANT_NAME",
         "public",
@@ -211,14 +229,31 @@ class BackendSettings:
             )
 
     def app_scope(self, app_label: str) -> AppScope:
-        """Return the scope of ``app_label`` (the default scope if it is in no list)."""
+        """Return the scope of ``app_label``.
+
+        An app listed in a scope has that scope. The apps of ``TENANT_MODEL`` and
+        ``DOMAIN_MODEL`` are ``master`` without being listed: the tenant and domain rows
+        can live nowhere else (listing them elsewhere is check ``omnitenant.E004``). Any
+        other app has ``DEFAULT_APP_SCOPE``.
+        """
         if app_label in self.tenant_apps:
             return "tenant"
         if app_label in self.master_apps:
             return "master"
         if app_label in self.shared_apps:
             return "shared"
+        if app_label in self.model_apps:
+            return "master"
         return self.default_app_scope
+
+    @property
+    def model_apps(self) -> frozenset[str]:
+        """The app labels of ``TENANT_MODEL`` and ``DOMAIN_MODEL`` (master by definition)."""
+        return frozenset(
+            label.partition(".")[0]
+            for label in (self.tenant_model, self.domain_model)
+            if label and "." in label
+        )
 
 
 #: The backends' settings: ``backend_settings()`` returns the current :class:`BackendSettings`.

@@ -27,13 +27,13 @@ def check_configuration(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
     """The ``omnitenant`` system checks (``manage.py check`` runs them)."""
     try:
         conf = backend_settings()
-        app_conf = app_settings()
+        app_settings()  # validates the Django app's keys too
     except OmnitenantConfigurationError as exc:
         return [Error(str(exc), id="omnitenant.E001")]
     messages: list[CheckMessage] = []
     for key, label in (
-        ("TENANT_MODEL", app_conf.tenant_model),
-        ("DOMAIN_MODEL", app_conf.domain_model),
+        ("TENANT_MODEL", conf.tenant_model),
+        ("DOMAIN_MODEL", conf.domain_model),
     ):
         if not label:
             messages.append(
@@ -55,14 +55,17 @@ def check_configuration(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
                 )
             )
     messages.extend(_check_scopes(conf.master_apps, conf.tenant_apps, conf.shared_apps))
-    if app_conf.tenant_model and "." in app_conf.tenant_model:
-        tenant_app = app_conf.tenant_model.split(".", 1)[0]
-        if conf.app_scope(tenant_app) != "master":
+    # The model apps are master without being listed; listed elsewhere, they would be
+    # migrated into tenants and routed away from the master.
+    for model_app in sorted(conf.model_apps):
+        scope = conf.app_scope(model_app)
+        if scope != "master":
             messages.append(
                 Error(
-                    f"The app {tenant_app!r} holds the tenant model but its scope is "
-                    f"{conf.app_scope(tenant_app)!r}.",
-                    hint=f"Add {tenant_app!r} to OMNITENANT_CONFIG['MASTER_APPS'].",
+                    f"The app {model_app!r} holds the tenant or domain model but its scope "
+                    f"is {scope!r}.",
+                    hint=f"Remove {model_app!r} from TENANT_APPS and SHARED_APPS (it is "
+                    "master-scoped without being listed).",
                     id="omnitenant.E004",
                 )
             )
@@ -96,7 +99,8 @@ def check_configuration(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
     unscoped = sorted(
         config.label
         for config in apps.get_app_configs()
-        if config.label not in conf.master_apps | conf.tenant_apps | conf.shared_apps
+        if config.label
+        not in conf.master_apps | conf.tenant_apps | conf.shared_apps | conf.model_apps
         and config.models_module is not None
         and config.label != "django_omnitenant"
     )

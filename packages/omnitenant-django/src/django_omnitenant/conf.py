@@ -61,22 +61,6 @@ _suspended_response: Final[Callable[[object], SuspendedResponse]] = one_of("forb
 class AppSettings:
     """The validated, immutable settings of the Django app, defaults filled in."""
 
-    tenant_model: str | None = setting(
-        "TENANT_MODEL",
-        None,
-        parse=optional_text,
-        section=_NAMES,
-        doc='Your subclass of `django_omnitenant.models.BaseTenant`, as `"app_label.ModelName"`. '
-        "Required (system check `omnitenant.E002` / `E003`). Its app must be in "
-        "`MASTER_APPS` (`E004`).",
-    )
-    domain_model: str | None = setting(
-        "DOMAIN_MODEL",
-        None,
-        parse=optional_text,
-        section=_NAMES,
-        doc='Your subclass of `BaseDomain`, as `"app_label.ModelName"`. Required.',
-    )
     public_host: str | None = setting(
         "PUBLIC_HOST",
         None,

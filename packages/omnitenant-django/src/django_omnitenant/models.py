@@ -34,7 +34,7 @@ from django.db import models
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Coalesce
 
-from django_omnitenant.conf import OmnitenantConfigurationError, app_settings
+from django_omnitenant.conf import OmnitenantConfigurationError, backend_settings
 from django_omnitenant.constants import IsolationType, TenantStatus
 from django_omnitenant.stores import invalidate_tenant_cache
 from django_omnitenant.validators import validate_domain, validate_schema_name, validate_tenant_id
@@ -318,7 +318,7 @@ class BaseTenant(models.Model):
 
 
 def _tenant_model_reference() -> str:
-    tenant_model = app_settings().tenant_model
+    tenant_model = backend_settings().tenant_model
     if not tenant_model:
         raise OmnitenantConfigurationError(
             "OMNITENANT_CONFIG['TENANT_MODEL'] is not set: set it to your subclass of "

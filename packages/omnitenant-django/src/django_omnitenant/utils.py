@@ -8,7 +8,7 @@ from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
-from django_omnitenant.conf import OmnitenantConfigurationError, app_settings
+from django_omnitenant.conf import OmnitenantConfigurationError, backend_settings
 from omnitenant_context import IsolationType, Tenant, TenantContext
 
 if TYPE_CHECKING:
@@ -44,12 +44,12 @@ def _get_model(key: str, label: str | None) -> Any:
 
 def get_tenant_model() -> type[BaseTenant]:
     """Return the tenant model named by ``OMNITENANT_CONFIG['TENANT_MODEL']``."""
-    return cast("type[BaseTenant]", _get_model("TENANT_MODEL", app_settings().tenant_model))
+    return cast("type[BaseTenant]", _get_model("TENANT_MODEL", backend_settings().tenant_model))
 
 
 def get_domain_model() -> type[BaseDomain]:
     """Return the domain model named by ``OMNITENANT_CONFIG['DOMAIN_MODEL']``."""
-    return cast("type[BaseDomain]", _get_model("DOMAIN_MODEL", app_settings().domain_model))
+    return cast("type[BaseDomain]", _get_model("DOMAIN_MODEL", backend_settings().domain_model))
 
 
 def get_tenant_backend(tenant: Tenant) -> BaseTenantBackend:
