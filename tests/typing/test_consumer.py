@@ -19,7 +19,10 @@ from django.test.utils import isolate_apps
 from django.utils.module_loading import import_string
 
 import omnitenant_celery
+from django_omnitenant.models import DomainQuerySet, TenantQuerySet
 from django_omnitenant.patches.cache import LocMemCache
+from django_omnitenant.resolvers import HeaderTenantResolver
+from django_omnitenant.resolvers.base import BaseTenantResolver
 from django_omnitenant.signals import tenant_created
 from omnitenant_context import (
     ContextListener,
@@ -34,7 +37,7 @@ from omnitenant_context import (
 )
 from tests.support import PlainTenant, plain_tenant
 
-MODULES = ("models", "resolvers", "signals", "tasks", "usage", "conformance")
+MODULES = ("models", "resolvers", "signals", "tasks", "usage", "conformance", "everyday")
 ACME = plain_tenant("acme")
 
 
@@ -141,3 +144,28 @@ def test_the_library_conforms_at_runtime_too(
             assert isinstance(value, protocol), (value, protocol)
     chain = conformance.resolvers(store)[-1]
     assert chain.resolve(RequestFactory().get("/", HTTP_X_TENANT_ID="acme")) is ACME
+
+
+def test_every_shipped_resolver_is_the_references_base_class(
+    consumer: dict[str, ModuleType], store: DictStore
+) -> None:
+    classes = consumer["everyday"].shipped_resolvers()
+    assert len(classes) == 5
+    for cls in classes:
+        assert issubclass(cls, BaseTenantResolver), cls
+    # The Django store stays the default; a store passed explicitly wins.
+    resolver = HeaderTenantResolver(store=store)
+    assert resolver.resolve(RequestFactory().get("/", HTTP_X_TENANT_ID="acme")) is ACME
+
+
+def test_the_managers_have_their_query_sets_methods_after_any_other(
+    consumer: dict[str, ModuleType],
+) -> None:
+    customers = consumer["models"].Customer.objects.order_by("name").active().of_type("schema")
+    assert isinstance(customers, TenantQuerySet)
+    where = str(customers.query.where)
+    assert "status" in where
+    assert "isolation_type" in where
+    domains = consumer["models"].CustomerDomain.objects.order_by("domain").primary()
+    assert isinstance(domains, DomainQuerySet)
+    assert "is_primary" in str(domains.query.where)

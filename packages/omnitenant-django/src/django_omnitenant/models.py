@@ -27,12 +27,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from contextvars import ContextVar
-from typing import Any, ClassVar, Self, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Coalesce
+
+if TYPE_CHECKING:
+    from django.db.models.expressions import Combinable
 
 from django_omnitenant.conf import OmnitenantConfigurationError, backend_settings
 from django_omnitenant.constants import IsolationType, TenantStatus
@@ -149,25 +152,26 @@ class TenantQuerySet(_LookupSourceQuerySet[_T]):
         return self._checked_bulk_update(objs, fields, *args, **kwargs)
 
 
-class TenantManager(models.Manager[_T]):
-    """The default manager of tenant models (``Tenant.objects``)."""
-
-    def get_queryset(self) -> TenantQuerySet[_T]:
-        return TenantQuerySet(self.model, using=self._db)
-
-    def active(self) -> TenantQuerySet[_T]:
-        """Tenants that may be served."""
-        return self.get_queryset().active()
-
-    def of_type(self, isolation_type: str) -> TenantQuerySet[_T]:
-        """Tenants of one isolation type."""
-        return self.get_queryset().of_type(isolation_type)
-
+class _TenantManagerBase(models.Manager[_T]):
     def bulk_create(self, objs: Iterable[_T], *args: Any, **kwargs: Any) -> list[_T]:
         objs = list(objs)
         for obj in objs:
             obj.prepare_identifiers()
         return super().bulk_create(objs, *args, **kwargs)
+
+
+# Built from the query set, so that its methods (``active()``, ``of_type()``) follow any
+# other query set method too, for mypy as well (django-stubs types ``from_queryset`` at
+# module level); the subclass below keeps the manager generic in the model.
+_TenantManagerFromQuerySet = _TenantManagerBase.from_queryset(TenantQuerySet)
+
+
+class TenantManager(_TenantManagerFromQuerySet[_T]):
+    """The default manager of tenant models (``Tenant.objects``).
+
+    It has the query set's methods: ``Tenant.objects.active()``, and
+    ``Tenant.objects.order_by("name").active()`` type-checks as well.
+    """
 
 
 #: The name the API reference gives the tenant manager; the same class.
@@ -357,15 +361,32 @@ class DomainQuerySet(_LookupSourceQuerySet[_D]):
         return self._checked_bulk_update(objs, fields, *args, **kwargs)
 
 
-class DomainManager(models.Manager[_D]):
-    """The default manager of domain models."""
+class _DomainManagerBase(models.Manager[_D]):
+    pass
 
-    def get_queryset(self) -> DomainQuerySet[_D]:
-        return DomainQuerySet(self.model, using=self._db)
 
-    def primary(self) -> DomainQuerySet[_D]:
-        """Only the primary domain of each tenant."""
-        return self.get_queryset().primary()
+_DomainManagerFromQuerySet = _DomainManagerBase.from_queryset(DomainQuerySet)
+
+
+class DomainManager(_DomainManagerFromQuerySet[_D]):
+    """The default manager of domain models, with the query set's ``primary()``."""
+
+
+class _TenantForeignKey(models.ForeignKey["BaseTenant | Combinable", "BaseTenant"]):
+    """``BaseDomain.tenant``: a plain ``ForeignKey`` that accepts any ``BaseTenant`` for mypy.
+
+    The target model is ``TENANT_MODEL``, known only from the settings; django-stubs would
+    expect that exact class, so a tenant from ``get_tenant_model()`` (typed ``BaseTenant``)
+    needed a cast to become a domain's tenant. django-stubs reads the accepted type from
+    ``_pyi_private_set_type`` of the field's class. Django checks the model at run time as
+    for any foreign key, and migrations see Django's own ``ForeignKey``.
+    """
+
+    _pyi_private_set_type: BaseTenant | Combinable
+
+    def deconstruct(self) -> Any:
+        name, _path, args, kwargs = super().deconstruct()
+        return name, "django.db.models.ForeignKey", args, kwargs
 
 
 class BaseDomain(models.Model):
@@ -375,7 +396,7 @@ class BaseDomain(models.Model):
     the resolvers look it up.
     """
 
-    tenant = models.ForeignKey(
+    tenant = _TenantForeignKey(
         _tenant_model_reference(), on_delete=models.CASCADE, related_name="domains"
     )
     domain = models.CharField(max_length=253, unique=True, validators=[validate_domain])

@@ -7,7 +7,7 @@ the Django app's cached ORM store unless given another store. Any of them can be
 
 from __future__ import annotations
 
-from django_omnitenant.resolvers.base import BaseTenantResolver, DjangoStoreMixin
+from django_omnitenant.resolvers.base import BaseTenantResolver
 from django_omnitenant.resolvers.customdomain_resolver import CustomDomainTenantResolver
 from django_omnitenant.resolvers.subdomain_resolver import SubdomainTenantResolver
 from omnitenant_resolvers import ChainTenantResolver as _Chain
@@ -24,16 +24,16 @@ __all__ = [
 ]
 
 
-class HeaderTenantResolver(DjangoStoreMixin, _Header):
+class HeaderTenantResolver(BaseTenantResolver, _Header):
     """The tenant id from a trusted header.
 
     See :class:`omnitenant_resolvers.HeaderTenantResolver` for when it is safe to use.
     """
 
 
-class PathPrefixTenantResolver(DjangoStoreMixin, _PathPrefix):
+class PathPrefixTenantResolver(BaseTenantResolver, _PathPrefix):
     """The tenant id from the path; see :class:`omnitenant_resolvers.PathPrefixTenantResolver`."""
 
 
-class ChainTenantResolver(DjangoStoreMixin, _Chain):
+class ChainTenantResolver(BaseTenantResolver, _Chain):
     """Several resolvers in order; see :class:`omnitenant_resolvers.ChainTenantResolver`."""

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from django_omnitenant.resolvers.base import DjangoStoreMixin
+from django_omnitenant.resolvers.base import BaseTenantResolver
 from omnitenant_resolvers import CustomDomainTenantResolver as _Resolver
 
 __all__ = ["CustomDomainTenantResolver"]
 
 
-class CustomDomainTenantResolver(DjangoStoreMixin, _Resolver):
+class CustomDomainTenantResolver(BaseTenantResolver, _Resolver):
     """Looks the host up among the domain records (the default ``TENANT_RESOLVER``)."""

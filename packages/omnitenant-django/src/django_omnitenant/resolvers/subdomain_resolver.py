@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from django_omnitenant.conf import app_settings
-from django_omnitenant.resolvers.base import DjangoStoreMixin
+from django_omnitenant.resolvers.base import BaseTenantResolver
 from omnitenant_context import ConfigurationError, TenantStore
 from omnitenant_resolvers import SubdomainTenantResolver as _Resolver
 
 __all__ = ["SubdomainTenantResolver"]
 
 
-class SubdomainTenantResolver(DjangoStoreMixin, _Resolver):
+class SubdomainTenantResolver(BaseTenantResolver, _Resolver):
     """``acme.example.com`` is tenant ``acme`` when ``PUBLIC_HOST`` is ``example.com``."""
 
     def __init__(self, base_domain: str | None = None, store: TenantStore | None = None) -> None:
