@@ -27,7 +27,7 @@ def check_configuration(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
     """The ``omnitenant`` system checks (``manage.py check`` runs them)."""
     try:
         conf = backend_settings()
-        app_settings()  # validates the Django app's keys too
+        app_conf = app_settings()
     except OmnitenantConfigurationError as exc:
         return [Error(str(exc), id="omnitenant.E001")]
     messages: list[CheckMessage] = []
