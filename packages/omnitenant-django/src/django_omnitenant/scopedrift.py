@@ -80,7 +80,7 @@ def check_scope_drift(
         missing_in_master = _missing(
             tables_created_by(frozenset({"master", "shared"})), applied, present
         )
-        by_tenant = _missing_in_schema_tenants(conf.master_database)
+        by_tenant = _missing_in_schema_tenants(conf.master_database, present)
     messages: list[CheckMessage] = [
         Warning(
             f"The app {app!r} (scope {conf.app_scope(app)!r}) has no tables in the master "
@@ -119,11 +119,13 @@ def _missing(
     return {app: tables for app, tables in missing.items() if tables}
 
 
-def _missing_in_schema_tenants(alias: str) -> dict[str, list[str]]:
+def _missing_in_schema_tenants(alias: str, master_tables: set[str]) -> dict[str, list[str]]:
     try:
         tenant_model = get_tenant_model()
     except OmnitenantConfigurationError:
         return {}
+    if tenant_model._meta.db_table not in master_tables:
+        return {}  # a new project's first migrate: no tenant table, so no tenant yet
     connection = connections[alias]
     if connection.vendor != "postgresql":
         return {}
