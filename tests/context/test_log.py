@@ -99,4 +99,4 @@ def test_threads_and_tasks_log_their_own_tenant(output: io.StringIO) -> None:
 def test_the_placeholder_for_no_tenant_is_configurable() -> None:
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "m", None, None)
     assert TenantLogFilter(none="public").filter(record) is True
-    assert record.tenant == "public"
+    assert record.__dict__["tenant"] == "public"
