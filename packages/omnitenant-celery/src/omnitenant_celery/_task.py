@@ -11,6 +11,7 @@ from celery import Task
 from omnitenant_celery._headers import UNSET, Unset, explicit_tenant_id, stamp_headers
 from omnitenant_celery.exceptions import TaskTenantError, TenantStoreNotInstalled
 from omnitenant_context import Tenant, TenantScope
+from omnitenant_context.observe import emit
 
 if TYPE_CHECKING:
     from celery.canvas import Signature
@@ -119,6 +120,9 @@ class TenantAwareTask(Task[_P, _R_co]):
         if error is not None:
             logger.error("Refused task %s[%s]: %s", self.name, task_id, error)
             raise error
+        # Every task_prerun receiver has run: a tracing integration's task span is
+        # current now, and so is the tenant (omnitenant_context.observe).
+        emit("task_start", task=self.name)
         super().before_start(task_id, args, kwargs)
 
     def apply_async(  # noqa: PLR0917 - Celery's own positional signature

@@ -35,6 +35,7 @@ Each move sends :data:`~django_omnitenant.signals.tenant_state_changed`.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -58,6 +59,7 @@ from omnitenant_context import (
     TenantBackend,
     TenantContext,
 )
+from omnitenant_context.observe import emit, observing
 
 if TYPE_CHECKING:
     from django_omnitenant.models import BaseTenant
@@ -228,17 +230,38 @@ def create_tenant(
 
 def provision(tenant: _T, domains: Sequence[str] = (), *, run_migrations: bool = True) -> _T:
     """Save the new ``tenant`` with ``domains`` and make its storage, all or nothing."""
-    try:
-        with creating():
-            save_new(tenant, domains, TenantStatus.ACTIVE)
-            make_storage(tenant, run_migrations=run_migrations)
-    except (OmnitenantError, ValidationError):
-        raise
-    except DatabaseError as exc:
-        raise ProvisioningError(
-            f"Creating tenant {tenant.tenant_id!r} failed and was rolled back: {exc}"
-        ) from exc
+    with _measured(tenant):
+        try:
+            with creating():
+                save_new(tenant, domains, TenantStatus.ACTIVE)
+                make_storage(tenant, run_migrations=run_migrations)
+        except (OmnitenantError, ValidationError):
+            raise
+        except DatabaseError as exc:
+            raise ProvisioningError(
+                f"Creating tenant {tenant.tenant_id!r} failed and was rolled back: {exc}"
+            ) from exc
     return tenant
+
+
+@contextmanager
+def _measured(tenant: BaseTenant) -> Iterator[None]:
+    """Report the provisioning's duration and outcome to the observers, if any listen."""
+    if not observing():
+        yield
+        return
+    started = time.perf_counter()
+    outcome = "failed"
+    try:
+        yield
+        outcome = "succeeded"
+    finally:
+        emit(
+            "provisioning",
+            time.perf_counter() - started,
+            isolation_type=str(tenant.isolation_type),
+            outcome=outcome,
+        )
 
 
 def save_new(
@@ -364,21 +387,25 @@ def finish_provisioning(tenant_id: str, *, run_migrations: bool = True) -> BaseT
         tenant = get_tenant_model()._default_manager.get(tenant_id=tenant_id)
     if tenant.status != TenantStatus.PROVISIONING:
         raise TransitionError(f"Tenant {tenant_id!r} is {tenant.status}, not provisioning.")
-    try:
-        with creating():
-            # Locks the row: a second worker with the same task waits, then finds it done.
-            locked = type(tenant)._default_manager.select_for_update().get(pk=tenant.pk)
-            if locked.status != TenantStatus.PROVISIONING:
-                raise TransitionError(f"Tenant {tenant_id!r} is {locked.status} now.")
-            make_storage(tenant, run_migrations=run_migrations)
-            _move(tenant, TenantStatus.PROVISIONING, TenantStatus.ACTIVE, "")
-    except TransitionError:
-        raise
-    except Exception as exc:
-        detail = " ".join([f"{type(exc).__name__}: {exc}", *getattr(exc, "__notes__", ())])
-        tenant.status = TenantStatus.PROVISIONING
-        set_state(tenant, TenantStatus.FAILED, detail=detail)
-        raise ProvisioningError(f"Provisioning tenant {tenant_id!r} failed: {detail}") from exc
+    with _measured(tenant):
+        try:
+            with creating():
+                # Locks the row: a second worker with the same task waits, then finds it
+                # done.
+                locked = type(tenant)._default_manager.select_for_update().get(pk=tenant.pk)
+                if locked.status != TenantStatus.PROVISIONING:
+                    raise TransitionError(f"Tenant {tenant_id!r} is {locked.status} now.")
+                make_storage(tenant, run_migrations=run_migrations)
+                _move(tenant, TenantStatus.PROVISIONING, TenantStatus.ACTIVE, "")
+        except TransitionError:
+            raise
+        except Exception as exc:
+            detail = " ".join([f"{type(exc).__name__}: {exc}", *getattr(exc, "__notes__", ())])
+            tenant.status = TenantStatus.PROVISIONING
+            set_state(tenant, TenantStatus.FAILED, detail=detail)
+            raise ProvisioningError(
+                f"Provisioning tenant {tenant_id!r} failed: {detail}"
+            ) from exc
     return tenant
 
 

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from typing import Final, Protocol, runtime_checkable
 
 from omnitenant_context import Tenant, TenantStore
+from omnitenant_context.observe import emit, observing
 
 __all__ = ["CachedTenantStore", "VersionSource"]
 
@@ -128,6 +129,17 @@ class CachedTenantStore:
         return len(self._entries)
 
     def _get(self, kind: str, value: str, load: Callable[[str], Tenant | None]) -> Tenant | None:
+        if not observing():
+            return self._lookup(kind, value, load)[0]
+        started = time.perf_counter()
+        tenant, hit = self._lookup(kind, value, load)
+        emit("lookup", time.perf_counter() - started, kind=kind, result="hit" if hit else "miss")
+        return tenant
+
+    def _lookup(
+        self, kind: str, value: str, load: Callable[[str], Tenant | None]
+    ) -> tuple[Tenant | None, bool]:
+        """The tenant, and whether it came from the cache."""
         now = self._clock()
         versions = self.versions
         if versions is not None and now >= self._next_version_check:
@@ -138,23 +150,23 @@ class CachedTenantStore:
             if entry is not None and entry[0] > now:
                 self._entries.move_to_end(key)
                 self.hits += 1
-                return entry[1]
+                return entry[1], True
             generation = self._generation
         self.misses += 1
         storable = self._can_store is None or self._can_store()
         tenant = load(value)
         if not storable:
-            return tenant
+            return tenant, False
         expires = now + (self.ttl if tenant is not None else self.negative_ttl)
         with self._lock:
             if self._generation != generation:
                 # Invalidated while the store was read: the answer may predate the change.
-                return tenant
+                return tenant, False
             self._entries[key] = (expires, tenant)
             self._entries.move_to_end(key)
             while len(self._entries) > self.max_size:
                 self._entries.popitem(last=False)
-        return tenant
+        return tenant, False
 
     def _check_version(self, versions: VersionSource, now: float) -> None:
         version = versions.get_version()

@@ -47,6 +47,7 @@ from omnitenant_backends._sql import search_path_bytes, set_search_path_text
 from omnitenant_backends.conf import OmnitenantConfigurationError, backend_settings
 from omnitenant_backends.postgresql.schema import DatabaseSchemaEditor
 from omnitenant_context import ContextState, IsolationType, TenantContext
+from omnitenant_context.observe import emit
 
 __all__ = ["POOLER_KEY", "DatabaseWrapper", "PoolerMode", "wanted_search_path"]
 
@@ -376,6 +377,7 @@ class DatabaseWrapper(postgresql_base.DatabaseWrapper):
         # create_cursor() runs after ensure_connection(), so the connection exists.
         self.connection.execute(search_path_bytes(wanted))
         self.omnitenant_search_path = wanted
+        emit("path_switch")
 
     def _rollback(self) -> None:
         self.omnitenant_search_path = None
