@@ -102,10 +102,14 @@ class CachedTenantStore:
         self.misses = 0
 
     def get_by_id(self, tenant_id: str) -> Tenant | None:
-        return self._get("id", tenant_id, self.store.get_by_id)
+        if observing():
+            return self._observed("id", tenant_id, self.store.get_by_id)
+        return self._lookup("id", tenant_id, self.store.get_by_id)[0]
 
     def get_by_domain(self, domain: str) -> Tenant | None:
-        return self._get("domain", domain, self.store.get_by_domain)
+        if observing():
+            return self._observed("domain", domain, self.store.get_by_domain)
+        return self._lookup("domain", domain, self.store.get_by_domain)[0]
 
     def invalidate(self) -> None:
         """Drop this process's entries and tell every other process to drop theirs."""
@@ -128,9 +132,10 @@ class CachedTenantStore:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def _get(self, kind: str, value: str, load: Callable[[str], Tenant | None]) -> Tenant | None:
-        if not observing():
-            return self._lookup(kind, value, load)[0]
+    def _observed(
+        self, kind: str, value: str, load: Callable[[str], Tenant | None]
+    ) -> Tenant | None:
+        """The lookup, reported with its latency to ``omnitenant_context.observe``."""
         started = time.perf_counter()
         tenant, hit = self._lookup(kind, value, load)
         emit("lookup", time.perf_counter() - started, kind=kind, result="hit" if hit else "miss")
