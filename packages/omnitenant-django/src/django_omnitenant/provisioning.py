@@ -403,9 +403,7 @@ def finish_provisioning(tenant_id: str, *, run_migrations: bool = True) -> BaseT
             detail = " ".join([f"{type(exc).__name__}: {exc}", *getattr(exc, "__notes__", ())])
             tenant.status = TenantStatus.PROVISIONING
             set_state(tenant, TenantStatus.FAILED, detail=detail)
-            raise ProvisioningError(
-                f"Provisioning tenant {tenant_id!r} failed: {detail}"
-            ) from exc
+            raise ProvisioningError(f"Provisioning tenant {tenant_id!r} failed: {detail}") from exc
     return tenant
 
 
