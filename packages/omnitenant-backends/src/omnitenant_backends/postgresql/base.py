@@ -352,6 +352,7 @@ class DatabaseWrapper(postgresql_base.DatabaseWrapper):
     def path_statement(self, wanted: tuple[str, ...]) -> str:
         """The statement setting ``wanted``; the path is unknown until it succeeded."""
         self.omnitenant_search_path = None
+        emit("path_switch")
         return set_search_path_text(wanted, local=self._transaction_pooling)
 
     def run_after_path(self, wanted: tuple[str, ...], run: Callable[[], Any]) -> Any:
