@@ -67,13 +67,33 @@ class ActivationSignalListener:
 
 
 _listener = ActivationSignalListener()
+_enabled = False
+
+
+def _follow_receivers() -> None:
+    # The listener is registered only while a receiver is connected: with none, a
+    # context switch calls no listener at all (the two signals call this on every
+    # connect and disconnect). A weak receiver that died keeps it registered until the
+    # next change; it then finds no live receiver and sends nothing.
+    if _enabled and (tenant_activated.receivers or tenant_deactivated.receivers):
+        TenantContext.add_listener(_listener)
+    else:
+        TenantContext.remove_listener(_listener)
 
 
 def connect_activation_signals(**_: Any) -> None:
     """Start sending the activation signals (done by the app config's ``ready()``)."""
-    TenantContext.add_listener(_listener)
+    global _enabled  # noqa: PLW0603 - one switch per process, set by the app config
+    _enabled = True
+    for signal in (tenant_activated, tenant_deactivated):
+        signal.watch(_follow_receivers)
+    _follow_receivers()
 
 
 def disconnect_activation_signals() -> None:
     """Stop sending the activation signals."""
-    TenantContext.remove_listener(_listener)
+    global _enabled  # noqa: PLW0603 - one switch per process, set by the app config
+    _enabled = False
+    for signal in (tenant_activated, tenant_deactivated):
+        signal.unwatch(_follow_receivers)
+    _follow_receivers()
