@@ -162,7 +162,10 @@ _pin: ContextVar[tuple[BaseCache, ContextState, str] | None] = ContextVar(
 _MISSING: Final = object()
 
 
-@lru_cache(maxsize=4096)
+_MAX_REMEMBERED_NAMESPACES: Final = 4096
+
+
+@lru_cache(maxsize=_MAX_REMEMBERED_NAMESPACES)
 def _valid_namespace(namespace: str) -> str:
     if _NAMESPACE.fullmatch(namespace) is None:
         raise InvalidIdentifier(
@@ -695,15 +698,28 @@ class FileBasedCache(TenantCacheMixin, DjangoFileBasedCache):
     def __init__(self, location: str, params: dict[str, Any]) -> None:
         super().__init__(location, params)
         self._known_generations: dict[str, tuple[tuple[int, int, int], int]] = {}
+        # Namespace -> the path of its generation's file (a key hashed into a name):
+        # computed once per namespace, bounded like the namespaces' lru_cache.
+        self._generation_files: dict[str, str] = {}
+
+    def _generation_file(self, namespace: str) -> str:
+        key = self.key_func(namespace, self._generation_prefix, self.version)
+        name = md5(key.encode(), usedforsecurity=False).hexdigest() + self.cache_suffix
+        path: str = os.path.join(self._dir, name)  # type: ignore[attr-defined]  # Django's, not in the stubs
+        if len(self._generation_files) >= _MAX_REMEMBERED_NAMESPACES:
+            self._generation_files.clear()
+        self._generation_files[namespace] = path
+        return path
 
     def _generation(self, state: ContextState, namespace: str) -> int:
         memoised = self._memoised(namespace)
         if memoised is not None:
             return memoised
-        key = self.key_func(namespace, self._generation_prefix, self.version)
-        name = md5(key.encode(), usedforsecurity=False).hexdigest() + self.cache_suffix
+        path = self._generation_files.get(namespace)
+        if path is None:
+            path = self._generation_file(namespace)
         try:
-            stat = os.stat(os.path.join(self._dir, name))  # type: ignore[attr-defined]  # Django's, not in the stubs
+            stat = os.stat(path)
         except FileNotFoundError:
             return super()._generation(state, namespace)
         # Taken before the read: a file replaced meanwhile is read again next time.
@@ -712,6 +728,8 @@ class FileBasedCache(TenantCacheMixin, DjangoFileBasedCache):
         if known is not None and known[0] == identity:
             return known[1]
         generation = super()._generation(state, namespace)
+        if len(self._known_generations) >= _MAX_REMEMBERED_NAMESPACES:
+            self._known_generations.clear()
         self._known_generations[namespace] = (identity, generation)
         return generation
 
