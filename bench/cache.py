@@ -53,7 +53,7 @@ def per_op_us(operation: Callable[[int], object], ops: int) -> float:
     return (time.perf_counter() - start) / ops * 1e6
 
 
-def main() -> None:
+def main() -> None:  # noqa: PLR0915 - one linear script
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ops", type=int, default=10_000, help="operations per round")
     parser.add_argument("--rounds", type=int, default=7, help="rounds; the best one counts")
@@ -162,7 +162,8 @@ def main() -> None:
         f"- {args.ops} operations per case and round, best of {args.rounds} rounds, "
         f"Django {django.get_version()}",
         "",
-        "| backend | case | get µs | set µs | get_many(10 keys) µs | vs Django (get / set / many) |",
+        "| backend | case | get µs | set µs | get_many(10 keys) µs "
+        "| vs Django (get / set / many) |",
         "|---|---|---:|---:|---:|---:|",
         *rows,
     ]

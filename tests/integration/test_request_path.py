@@ -59,7 +59,8 @@ def test_requests_of_one_tenant_run_in_one_context_state(
     acme = tenant_factory("path_acme")
     globex = tenant_factory("path_globex")
     for tenant in (acme, globex):
-        Domain.objects.create(tenant=tenant, domain=f"{tenant.tenant_id.replace('_', '-')}.example.test")
+        host = tenant.tenant_id.replace("_", "-")
+        Domain.objects.create(tenant=tenant, domain=f"{host}.example.test")
     seen: list[ContextState] = []
 
     def view(request: HttpRequest) -> HttpResponse:
@@ -73,8 +74,11 @@ def test_requests_of_one_tenant_run_in_one_context_state(
         assert response.status_code == 200
         response.close()
     first, again, other, back = seen
-    assert first.tenant is not None and first.tenant.tenant_id == "path_acme"
-    assert other.tenant is not None and other.tenant.tenant_id == "path_globex"
-    assert again is first and back is first
+    assert first.tenant is not None
+    assert first.tenant.tenant_id == "path_acme"
+    assert other.tenant is not None
+    assert other.tenant.tenant_id == "path_globex"
+    assert again is first
+    assert back is first
     assert other is not first
     assert TenantContext.get_state().is_empty  # nothing stays set after the requests

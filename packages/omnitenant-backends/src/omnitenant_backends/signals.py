@@ -21,6 +21,7 @@ __all__ = [
     "tenant_state_changed",
 ]
 
+
 class WatchedSignal(Signal):
     """A signal that tells its watchers whenever a receiver connects or disconnects.
 

@@ -115,6 +115,8 @@ def _state_of(tenant: Tenant) -> ContextState:
             _states.clear()
         state = _states[id(tenant)] = ContextState(tenant=tenant)
     return state
+
+
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
