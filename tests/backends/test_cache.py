@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import subprocess
 import threading
-import time
 import uuid
 from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -46,6 +44,7 @@ from omnitenant_context import (
     TenantBackend,
     TenantContext,
 )
+from tests.servers import running_server
 from tests.support import PlainTenant, plain_tenant
 
 T = TypeVar("T")
@@ -168,27 +167,12 @@ def private_redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
     socket_path = folder / "redis.sock"
     command = [binary, "--port", "0", "--unixsocket", str(socket_path), "--dir", str(folder)]
     command += ["--save", "", "--appendonly", "no"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"unix://{socket_path}"
-    try:
-        deadline = time.monotonic() + 10
-        while not _redis_answers(url):
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the private redis-server did not start ({command})")
-            time.sleep(0.05)
+    with running_server(command, startup_timeout=10, ready=lambda: _redis_answers(url)):
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def _redis_answers(url: str) -> bool:
-    import redis
-
     client = redis.Redis.from_url(url)
     try:
         return bool(client.ping())

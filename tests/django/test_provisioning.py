@@ -31,7 +31,7 @@ from django_omnitenant.constants import TenantStatus
 from django_omnitenant.signals import tenant_created, tenant_migrated, tenant_state_changed
 from omnitenant_backends.schema import schema_exists
 from omnitenant_context import ProvisioningError, TenantContext
-from tests.django.test_commands import ROOT, manage
+from tests.support import ROOT, manage
 from tests.tenantapp.models import Note
 from tests.testapp.models import Tenant
 
