@@ -67,8 +67,9 @@ class WatchedSignal(Signal):
         return disconnected
 
 
-#: After a tenant's storage was provisioned and its migrations finished. A receiver that
-#: raises makes the creation fail and be rolled back, so receivers may seed data.
+#: After a tenant's storage was provisioned and its migrations finished, with ``domains``:
+#: the tenant's saved domain names, primary first. A receiver that raises makes the
+#: creation fail and be rolled back, so receivers may seed data.
 tenant_created = Signal()
 
 #: After migrations were applied to a tenant's storage, also when a new tenant's storage

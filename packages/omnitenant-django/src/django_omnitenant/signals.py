@@ -15,11 +15,12 @@ keeps to this):
 * receivers run in the **master scope** (no tenant active): to write the tenant's own
   data a receiver enters it, ``with TenantContext.use_tenant(tenant): ...``; without that
   a shared app's rows are the master's;
-* ``domains``, where the sender passes it: the tuple of the tenant's domain names, saved
-  before the signal (the provisioning path that creates tenant, domains and storage
-  together sends it; ``get_tenant_backend(tenant).create()`` alone knows no domains and
-  omits it). A receiver that needs them and finds no ``domains`` reads the tenant's
-  domain rows.
+* ``domains``: the tuple of the tenant's domain names saved when the signal is sent,
+  primary first (the backend reads them from ``DOMAIN_MODEL`` inside the creation's
+  transaction, so the domains that ``provisioning.create_tenant()``, ``createtenant`` and
+  the admin save before the storage are there); empty for a tenant that has none yet,
+  such as one whose ``get_tenant_backend(tenant).create()`` runs before any domain is
+  saved.
 
 omnitenant's own receiver (the per-tenant Site of ``TENANT_SITES``) keeps to it: it works
 in the tenant's scope and writes the Site only once a primary domain exists.
