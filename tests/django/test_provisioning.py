@@ -23,7 +23,7 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connections
+from django.db import DatabaseError, connections
 from django.test import Client, override_settings
 
 from django_omnitenant import lifecycle, provisioning
@@ -364,6 +364,12 @@ def test_maintenance_is_read_only_at_the_database(kind: str, tenant_factory: Any
 
     with pytest.raises(lifecycle.TenantReadOnly, match="in maintenance"):
         write_in_maintenance()
+
+    if kind != "sqlite":
+        # On PostgreSQL the engine refuses it also under the low-level switch.
+        with TenantContext.use_tenant(tenant), pytest.raises(DatabaseError) as refused:
+            Note.objects.create(text="during, bare")
+        assert lifecycle.is_read_only_violation(refused.value)
 
     provisioning.end_maintenance(tenant)
     with lifecycle.use_tenant(tenant):
