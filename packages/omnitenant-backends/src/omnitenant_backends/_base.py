@@ -12,6 +12,7 @@ from django.apps import apps as django_apps
 from django.core.management import call_command
 from django.db import connections, models
 
+from omnitenant_backends._scope import maintenance_writes
 from omnitenant_backends.conf import backend_settings
 from omnitenant_backends.signals import tenant_created, tenant_deleted, tenant_migrated
 from omnitenant_context import (
@@ -100,8 +101,11 @@ class BaseTenantBackend(ABC):
             return tuple(names)
 
     def migrate(self, **options: Any) -> None:
-        """Apply outstanding migrations (``options`` go to Django's ``migrate``)."""
-        with TenantContext.use_tenant(self.tenant):
+        """Apply outstanding migrations (``options`` go to Django's ``migrate``).
+
+        Also for a tenant in maintenance: migrating is the operator's work on it.
+        """
+        with TenantContext.use_tenant(self.tenant), maintenance_writes():
             self._run_migrate(**options)
         tenant_migrated.send(sender=type(self.tenant), tenant=self.tenant)
 
@@ -111,9 +115,9 @@ class BaseTenantBackend(ABC):
 
         Commands that run Django's migration machinery themselves (``migratetenant``,
         ``migratealltenants``) use this, so they migrate exactly what
-        :meth:`migrate` would.
+        :meth:`migrate` would, and may write to a tenant in maintenance as it does.
         """
-        with TenantContext.use_tenant(self.tenant), self._migration_extras():
+        with TenantContext.use_tenant(self.tenant), maintenance_writes(), self._migration_extras():
             yield self._migrate_database_alias()
 
     def _migration_extras(self) -> AbstractContextManager[object]:

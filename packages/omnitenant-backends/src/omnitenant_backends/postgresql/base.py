@@ -27,8 +27,9 @@ the server refuses writes in that transaction (the implicit one of an autocommit
 statement too), whatever code sends them, under a bare ``TenantContext.use_tenant()``
 and behind any pooler, and nothing outlives the transaction. Its storage is the master
 connection for a schema tenant (master-scoped statements in its scope included), its own
-database for a database tenant; ``use_master_db()`` leaves it. Active tenants pay
-nothing.
+database for a database tenant; ``use_master_db()`` leaves it, and so does the
+operator's own work in ``maintenance_writes()`` (the tenant's migrations). Active tenants
+pay nothing.
 
 **Poolers.** ``DATABASES[alias]["OMNITENANT_POOLER"]`` declares what sits between Django
 and PostgreSQL:
@@ -53,6 +54,7 @@ from typing import Any, Final, Literal, cast
 from django.db.backends.postgresql import base as postgresql_base
 from psycopg import pq, sql
 
+from omnitenant_backends._scope import writes_allowed_in_maintenance
 from omnitenant_backends._sql import search_path_bytes, set_search_path_text
 from omnitenant_backends.conf import OmnitenantConfigurationError, backend_settings
 from omnitenant_backends.postgresql.schema import DatabaseSchemaEditor
@@ -361,7 +363,8 @@ class DatabaseWrapper(postgresql_base.DatabaseWrapper):
         if self._path_suspended:
             return cursor
         wanted = self._wanted()
-        read_only = self._memo_read_only
+        # The flag is read only for a read-only tenant: active ones pay nothing for it.
+        read_only = self._memo_read_only and not writes_allowed_in_maintenance()
         if name:
             # A server-side cursor declares itself in its own statements: give the
             # connection its path first (a separate round trip, only when it differs).
