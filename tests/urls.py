@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
-from django.urls import path
+from django.urls import include, path
 
 from omnitenant_context import TenantContext
 from tests.tenantapp.models import Note
@@ -66,6 +66,7 @@ def closer(request: HttpRequest) -> HttpResponse:
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("console/", include("django_omnitenant.console.urls")),
     path("whoami/", whoami),
     path("notes/", notes),
     path("notes/add/", add_note),

@@ -28,6 +28,7 @@ from django.test import Client, override_settings
 
 from django_omnitenant import lifecycle, provisioning
 from django_omnitenant.constants import TenantStatus
+from django_omnitenant.models import TenantStateChange
 from django_omnitenant.signals import tenant_created, tenant_migrated, tenant_state_changed
 from django_omnitenant.utils import get_tenant_backend
 from omnitenant_backends import maintenance_writes
@@ -264,6 +265,43 @@ def test_transitions_follow_the_table_and_each_sends_a_signal(tenant_factory: An
         ("active", "suspended"),
     ]
     assert Tenant.objects.get(pk=tenant.pk).status == TenantStatus.SUSPENDED
+
+
+def test_every_change_is_in_the_history_with_its_actor(tenant_factory: Any) -> None:
+    TenantStateChange.objects.filter(tenant_id="prov_history").delete()
+    tenant = tenant_factory("prov_history")
+    with provisioning.acting_as("alice"):
+        provisioning.suspend(tenant, reason="unpaid")
+        with pytest.raises(provisioning.TransitionError):
+            provisioning.start_maintenance(tenant)  # refused: not recorded
+    provisioning.activate(tenant)
+    provisioning.mark_for_deletion(tenant)
+    provisioning.purge_tenant(tenant)
+    history = TenantStateChange.objects.filter(tenant_id="prov_history").order_by("pk")
+    # Kept after the purge: the tenant id is no foreign key.
+    assert [(h.previous, h.state, h.actor, h.detail) for h in history] == [
+        ("", "active", "", "created"),
+        ("active", "suspended", "alice", "unpaid"),
+        ("suspended", "active", "", ""),
+        ("active", "marked_for_deletion", "", ""),
+        ("marked_for_deletion", "purged", "", ""),
+    ]
+    history.delete()
+
+
+def test_a_creation_that_fails_leaves_no_history(purge_afterwards: list[str]) -> None:
+    purge_afterwards.append("prov_nohistory")
+
+    def fail(sender: Any, **kwargs: Any) -> None:
+        raise RuntimeError("receiver failed")
+
+    tenant_created.connect(fail)
+    try:
+        with pytest.raises(ProvisioningError, match="receiver failed"):
+            provisioning.create_tenant("prov_nohistory")
+    finally:
+        tenant_created.disconnect(fail)
+    assert not TenantStateChange.objects.filter(tenant_id="prov_nohistory").exists()
 
 
 def test_a_new_tenant_sends_tenant_migrated(purge_afterwards: list[str]) -> None:

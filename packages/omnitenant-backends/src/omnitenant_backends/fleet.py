@@ -11,6 +11,8 @@ an unneeded ``migrate`` run, never a skipped one.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from django.db import connections
 from django.db.migrations.loader import MigrationLoader
 from psycopg import sql
@@ -39,11 +41,14 @@ def required_tenant_migrations() -> frozenset[Migration]:
     return frozenset(node for node in graph.nodes if conf.app_scope(node[0]) != "master")
 
 
-def applied_migrations_by_schema(*, using: str | None = None) -> dict[str, frozenset[Migration]]:
+def applied_migrations_by_schema(
+    *, using: str | None = None, schemas: Collection[str] | None = None
+) -> dict[str, frozenset[Migration]]:
     """Applied migrations of every schema that has a ``django_migrations`` table.
 
     Two statements for the whole database, whatever the number of schemas: one catalog
-    query finds the tables, one ``UNION ALL`` reads them.
+    query finds the tables, one ``UNION ALL`` reads them. ``schemas`` limits both to
+    those schemas (a page of the fleet console).
     """
     alias = using or backend_settings().master_database
     with connections[alias].cursor() as cursor:
@@ -51,7 +56,8 @@ def applied_migrations_by_schema(*, using: str | None = None) -> dict[str, froze
             "SELECT n.nspname FROM pg_catalog.pg_class c "
             "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
             "WHERE c.relname = 'django_migrations' AND c.relkind IN ('r', 'p') "
-            "ORDER BY n.nspname"
+            "AND (%s::text[] IS NULL OR n.nspname = ANY(%s::text[])) ORDER BY n.nspname",
+            _only(schemas),
         )
         schemas = [row[0] for row in cursor.fetchall()]
         if not schemas:
@@ -81,14 +87,27 @@ def applied_migrations_in_database(alias: str) -> frozenset[Migration]:
         return frozenset((app, name) for app, name in cursor.fetchall())
 
 
-def schema_sizes(*, using: str | None = None) -> dict[str, int]:
-    """The bytes every schema of a database takes (tables, indexes, TOAST), in one query."""
+def schema_sizes(
+    *, using: str | None = None, schemas: Collection[str] | None = None
+) -> dict[str, int]:
+    """The bytes every schema of a database takes (tables, indexes, TOAST), in one query.
+
+    ``schemas`` limits it to those schemas; a schema without tables is left out.
+    """
     alias = using or backend_settings().master_database
     with connections[alias].cursor() as cursor:
         cursor.execute(
             "SELECT n.nspname, sum(pg_catalog.pg_total_relation_size(c.oid))::bigint "
             "FROM pg_catalog.pg_class c "
             "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE c.relkind IN ('r', 'm', 'p') GROUP BY n.nspname"
+            "WHERE c.relkind IN ('r', 'm', 'p') "
+            "AND (%s::text[] IS NULL OR n.nspname = ANY(%s::text[])) GROUP BY n.nspname",
+            _only(schemas),
         )
         return {str(name): int(size or 0) for name, size in cursor.fetchall()}
+
+
+def _only(schemas: Collection[str] | None) -> list[list[str] | None]:
+    """The two parameters of the schema filter: NULL (every schema) or the names."""
+    names = None if schemas is None else sorted(schemas)
+    return [names, names]

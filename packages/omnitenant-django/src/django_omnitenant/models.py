@@ -33,6 +33,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 if TYPE_CHECKING:
     from django.db.models.expressions import Combinable
@@ -52,6 +53,7 @@ __all__ = [
     "TenantManager",
     "TenantQuerySet",
     "TenantQuerySetManager",
+    "TenantStateChange",
 ]
 
 _M = TypeVar("_M", bound=models.Model)
@@ -431,6 +433,32 @@ class BaseDomain(models.Model):
     def save(self, *args: Any, **kwargs: Any) -> None:
         self.domain = _normalised_domain(self.domain)
         super().save(*args, **kwargs)
+
+
+class TenantStateChange(models.Model):
+    """One move of a tenant between lifecycle states: the tenant's history.
+
+    Written by :mod:`django_omnitenant.provisioning` (the one place states change), in
+    the transaction of the change itself, so the history never disagrees with
+    ``status``. Keyed by the tenant id, not a foreign key: the history of a purged tenant
+    stays (its last row is ``purged``). ``actor`` is who asked for it
+    (:func:`django_omnitenant.provisioning.acting_as`; empty for code that did not say).
+    """
+
+    tenant_id = models.CharField(max_length=63, db_index=True)
+    previous = models.CharField(max_length=32, blank=True, default="")
+    state = models.CharField(max_length=32)
+    detail = models.TextField(blank=True, default="")
+    actor = models.CharField(max_length=150, blank=True, default="")
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        app_label = "django_omnitenant"
+        ordering = ("-changed_at", "-id")
+        verbose_name = "tenant state change"
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id}: {self.previous or '-'} -> {self.state}"
 
 
 def _database_name(config: object) -> object:

@@ -29,7 +29,9 @@ States and the moves between them (:data:`TRANSITIONS`)::
     marked_for_deletion -> active (restore)          ... then purge_tenant()
     failed -> marked_for_deletion                    ... or purge_tenant() at once
 
-Each move sends :data:`~django_omnitenant.signals.tenant_state_changed`.
+Each move sends :data:`~django_omnitenant.signals.tenant_state_changed` and is recorded,
+in the same transaction, as a :class:`~django_omnitenant.models.TenantStateChange` (the
+tenant's history; creation and purging too), with the actor named by :func:`acting_as`.
 """
 
 from __future__ import annotations
@@ -70,9 +72,11 @@ __all__ = [
     "TRANSITIONS",
     "TenantExists",
     "TransitionError",
+    "acting_as",
     "activate",
     "create_tenant",
     "creating",
+    "current_actor",
     "end_maintenance",
     "finish_provisioning",
     "make_storage",
@@ -115,6 +119,46 @@ class TransitionError(OmnitenantError):
 
 class TenantExists(ProvisioningError):
     """A tenant with this id exists already (also when another run created it meanwhile)."""
+
+
+# -- who acts ---------------------------------------------------------------------------
+
+_actor: ContextVar[str] = ContextVar("omnitenant_actor", default="")
+
+
+@contextmanager
+def acting_as(actor: str) -> Iterator[None]:
+    """Record ``actor`` (a user name, a command) in the history of the changes in the body.
+
+    The fleet console wraps its actions in it with the staff user's name::
+
+        with provisioning.acting_as("alice"):
+            provisioning.suspend(tenant, reason="unpaid invoice")
+    """
+    token = _actor.set(actor)
+    try:
+        yield
+    finally:
+        _actor.reset(token)
+
+
+def current_actor() -> str:
+    """The actor named by the innermost :func:`acting_as` (empty outside any)."""
+    return _actor.get()
+
+
+def _record(tenant: BaseTenant, previous: str, state: str, detail: str) -> None:
+    """Write one row of ``tenant``'s history on the master (inside the caller's transaction)."""
+    # Imported here: this module is imported while the app registry is still loading.
+    from django_omnitenant.models import TenantStateChange  # noqa: PLC0415
+
+    TenantStateChange.objects.using(backend_settings().master_database).create(
+        tenant_id=tenant.tenant_id,
+        previous=previous,
+        state=state,
+        detail=detail,
+        actor=_actor.get()[:150],
+    )
 
 
 # -- creating -----------------------------------------------------------------------------
@@ -285,6 +329,7 @@ def save_new(
         if type(tenant)._default_manager.filter(tenant_id=tenant.tenant_id).exists():
             raise TenantExists(f"A tenant {tenant.tenant_id!r} exists already.") from exc
         raise
+    _record(tenant, "", status, "created")
     domain_model = get_domain_model()
     for index, host in enumerate(domains):
         domain = domain_model(tenant_id=tenant.pk, domain=host, is_primary=index == 0)
@@ -441,6 +486,7 @@ def _move(tenant: BaseTenant, previous: str, state: str, detail: str) -> None:
         )
     tenant.status = state
     tenant.status_detail = detail
+    _record(tenant, previous, state, detail)
     logger.info("tenant %s: %s -> %s", tenant.tenant_id, previous, state)
     tenant_state_changed.send(sender=type(tenant), tenant=tenant, previous=previous, state=state)
 
@@ -505,8 +551,9 @@ def purge_tenant(tenant: BaseTenant, *, require_mark: bool = True) -> None:
         backend.delete(drop_data=True)
     master = backend_settings().master_database
     with TenantContext.use_master_db(), transaction.atomic(using=master):
-        # The domains go with the row (ForeignKey cascade).
+        # The domains go with the row (ForeignKey cascade); the history stays.
         type(tenant)._default_manager.filter(pk=tenant.pk).delete()
+        _record(tenant, str(tenant.status), "purged", "")
     # A tenant created later under the same id must not find this one's cache.
     clear_tenant_cache(tenant)
     logger.info("purged tenant %s", tenant.tenant_id)
