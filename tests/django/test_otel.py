@@ -7,11 +7,14 @@ in-memory exporter and reader collect what the API calls produced.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from celery.signals import task_postrun, task_prerun
+from django.core.management import call_command
+from django.db import connection
 from django.test import Client
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -163,6 +166,31 @@ def test_a_successful_provisioning_is_recorded_with_its_duration(
     }
     assert point.count == 1
     assert point.sum > 0
+
+
+def test_fleet_migration_results_are_counted(
+    tenant: Tenant, reader: InMemoryMetricReader, tenant_factory: Any
+) -> None:
+    behind = tenant_factory("otel_behind")
+    with TenantContext.use_tenant(behind), connection.cursor() as cursor:
+        cursor.execute("DROP TABLE django_omnitenant_tenantstatechange")
+        cursor.execute("DELETE FROM django_migrations WHERE app = 'django_omnitenant'")
+    call_command(
+        "migratealltenants",
+        tenant=["otel_acme", "otel_behind"],
+        format="json",
+        stdout=io.StringIO(),
+    )
+    found = points(reader)
+    results = {
+        p.attributes["omnitenant.migration.result"]: p.value
+        for p in found["omnitenant.fleet_migrations"]
+    }
+    assert results == {"up to date": 1, "migrated": 1}
+    (ran,) = found["omnitenant.fleet_migration.duration"]
+    assert dict(ran.attributes) == {"omnitenant.migration.result": "migrated"}
+    assert ran.count == 1
+    assert ran.sum > 0
 
 
 def test_nothing_is_on_until_instrument_and_after_uninstrument(

@@ -2,7 +2,8 @@
 
 The packages report what happened at a few places: a tenant lookup (hit or miss, with
 its latency), a ``search_path`` switch, a tenant's provisioning (its duration and
-outcome), the start of a tenant-aware Celery task. With no observer registered
+outcome), the start of a tenant-aware Celery task, each tenant's result in a fleet
+migration. With no observer registered
 - the default - reporting is one check of an empty tuple; nothing is timed. Observers are
 added explicitly (``add_observer``), never at import time.
 
@@ -14,6 +15,9 @@ Events (``name``: ``value``; attributes):
 * ``"provisioning"``: seconds; ``isolation_type``, ``outcome`` (``"succeeded"``/``"failed"``).
 * ``"task_start"``: ``1``; ``task`` (its name). A tenant-aware Celery task's body is
   about to run: its tenant and any task span of a tracing integration are current.
+* ``"fleet_migration"``: seconds the tenant's migration took (``0`` when it did not run);
+  ``result`` (``"up to date"``, ``"migrated"``, ``"failed"``, ``"timed out"``,
+  ``"locked"``, ``"not started"``). One per tenant of a ``migratealltenants`` run.
 """
 
 from __future__ import annotations

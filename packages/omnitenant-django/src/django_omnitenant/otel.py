@@ -26,6 +26,10 @@ metric                             kind       attributes
 ``omnitenant.path_switches``       counter    -
 ``omnitenant.provisioning.duration`` histogram ``omnitenant.isolation_type``,
                                               ``omnitenant.outcome``; seconds
+``omnitenant.fleet_migrations``    counter    ``omnitenant.migration.result`` (up to date,
+                                              migrated, failed, timed out, locked,
+                                              not started): tenants of migratealltenants
+``omnitenant.fleet_migration.duration`` histogram  the same; seconds (tenants that ran)
 =================================  =========  ============================================
 """
 
@@ -62,6 +66,10 @@ class _SpanTenantListener:
         _stamp_current_span(current)
 
 
+# Fleet-migration results whose duration is a migration's (the others did not run).
+_RAN = frozenset({"migrated", "failed", "timed out"})
+
+
 @dataclass
 class _MetricsObserver:
     """Turns omnitenant's events into OpenTelemetry instruments."""
@@ -87,6 +95,17 @@ class _MetricsObserver:
             description="Time making a new tenant's storage took, by outcome.",
         )
 
+        fleet_migrations = self.meter.create_counter(
+            "omnitenant.fleet_migrations",
+            unit="{tenant}",
+            description="Tenants of migratealltenants runs, by result.",
+        )
+        fleet_migration = self.meter.create_histogram(
+            "omnitenant.fleet_migration.duration",
+            unit="s",
+            description="Time migrating one tenant took in migratealltenants, by result.",
+        )
+
         def lookup(value: float, attributes: Mapping[str, str]) -> None:
             labels = {
                 "omnitenant.lookup.kind": attributes.get("kind", ""),
@@ -107,6 +126,13 @@ class _MetricsObserver:
                 },
             )
 
+        def fleet_migrated(value: float, attributes: Mapping[str, str]) -> None:
+            result = attributes.get("result", "")
+            labels = {"omnitenant.migration.result": result}
+            fleet_migrations.add(1, labels)
+            if result in _RAN:
+                fleet_migration.record(value, labels)
+
         def task_start(value: float, attributes: Mapping[str, str]) -> None:
             # Celery's task_prerun receivers run in the order they were connected, so the
             # task span may have started after omnitenant entered the task's tenant.
@@ -117,6 +143,7 @@ class _MetricsObserver:
             "path_switch": path_switch,
             "provisioning": provisioned,
             "task_start": task_start,
+            "fleet_migration": fleet_migrated,
         }
 
     def observe(self, event: str, value: float, attributes: Mapping[str, str]) -> None:

@@ -93,6 +93,7 @@ from omnitenant_backends.fleet_migrate import (
     discard_abandoned_transaction,
 )
 from omnitenant_context import IsolationType, TenantContext
+from omnitenant_context.observe import emit
 
 # Every tenant whose storage exists: a suspended, marked or in-maintenance tenant that is
 # served again must be at the current schema. Provisioning and failed tenants are left
@@ -679,6 +680,8 @@ class _Progress:
             out.write(f"{skipped} tenant(s) up to date, skipped.")
 
     def record(self, outcome: Outcome) -> None:
+        # Every outcome passes here, in the parent process (workers may have no exporter).
+        emit("fleet_migration", outcome.seconds, result=outcome.result)
         self.done += 1
         self.problems += outcome.result in PROBLEMS
         if self.json:
