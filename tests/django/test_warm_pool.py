@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -113,3 +114,53 @@ def test_the_pool_is_off_by_default(live_db: None) -> None:
 
         with transaction.atomic():
             assert claim_pool_schema("pool_none", using="default") is False
+
+
+class Terminal(io.StringIO):
+    """An output stream that says it is a terminal, as a console's would."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_fillwarmpool_draws_a_bar_on_a_terminal_only(pool: None) -> None:
+    terminal = Terminal()
+    call_command("fillwarmpool", stdout=terminal)
+    drawn = terminal.getvalue()
+    assert "\rwarm pool [###############               ] 1/2" in drawn
+    assert "\rwarm pool [##############################] 2/2" in drawn
+    assert drawn.endswith("Warm pool: 2 ready (2 made, 0 stale dropped).\n")
+    drain()
+    piped = io.StringIO()
+    call_command("fillwarmpool", stdout=piped)
+    assert piped.getvalue() == "Warm pool: 2 ready (2 made, 0 stale dropped).\n"
+    drain()
+    forced = io.StringIO()
+    call_command("fillwarmpool", "--progress", "bar", stdout=forced)
+    assert "] 2/2" in forced.getvalue()
+
+
+def test_fillwarmpool_reports_json_and_nothing_else(pool: None) -> None:
+    out = Terminal()  # no bar even on a terminal: stdout is for the report
+    call_command("fillwarmpool", "--format", "json", stdout=out)
+    assert json.loads(out.getvalue()) == {"ready": 2, "made": 2, "dropped": 0, "off": False}
+    again = io.StringIO()
+    call_command("fillwarmpool", "--format", "json", stdout=again)
+    assert json.loads(again.getvalue()) == {"ready": 2, "made": 0, "dropped": 0, "off": False}
+
+
+def test_fillwarmpool_reports_json_when_the_pool_is_off(live_db: None) -> None:
+    out = io.StringIO()
+    call_command("fillwarmpool", "--format", "json", stdout=out)
+    assert json.loads(out.getvalue()) == {"ready": 0, "made": 0, "dropped": 0, "off": True}
+
+
+def test_migratealltenants_draws_its_bar_on_a_terminal(tenant_factory: Any) -> None:
+    tenant_factory("pool_bar_a")
+    tenant_factory("pool_bar_b")
+    terminal = Terminal()
+    call_command(
+        "migratealltenants", "--tenant", "pool_bar_a", "--tenant", "pool_bar_b", stdout=terminal
+    )
+    assert "\r[##############################] 2/2" in terminal.getvalue()
+    assert "pool_bar_a: " not in terminal.getvalue()  # no line per tenant under the bar

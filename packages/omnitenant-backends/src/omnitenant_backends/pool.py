@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -160,12 +161,18 @@ class _Seed:
     cache_namespace: str = ""
 
 
-def fill_pool(size: int | None = None, *, using: str | None = None) -> PoolReport:
+def fill_pool(
+    size: int | None = None,
+    *,
+    using: str | None = None,
+    progress: Callable[[PoolReport], None] | None = None,
+) -> PoolReport:
     """Drop pool schemas that lag behind the migrations and make new ones up to ``size``.
 
     ``size`` defaults to ``WARM_POOL_SIZE``. Each new schema is made in a transaction of
     its own under a name in the tenant namespace that only that transaction sees, then
-    renamed into the pool before it commits.
+    renamed into the pool before it commits. ``progress`` is called with the report so
+    far after each pool schema checked and each one made (a command's progress bar).
     """
     # Imported here: the schema backend imports this module to claim from the pool.
     from omnitenant_backends.schema import SchemaTenantBackend  # noqa: PLC0415
@@ -186,12 +193,14 @@ def fill_pool(size: int | None = None, *, using: str | None = None) -> PoolRepor
                 continue  # being claimed right now
             if _is_current(alias, schema):
                 ready.append(schema)
-                continue
-            with connections[alias].cursor() as cursor:
-                cursor.execute(
-                    sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
-                )
-            dropped += 1
+            else:
+                with connections[alias].cursor() as cursor:
+                    cursor.execute(
+                        sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
+                    )
+                dropped += 1
+        if progress is not None:
+            progress(PoolReport(ready=len(ready), dropped=dropped, made=0))
     made = 0
     while len(ready) + made < wanted:
         token = uuid.uuid4().hex[:20]
@@ -206,5 +215,7 @@ def fill_pool(size: int | None = None, *, using: str | None = None) -> PoolRepor
                     )
                 )
         made += 1
+        if progress is not None:
+            progress(PoolReport(ready=len(ready), dropped=dropped, made=made))
     logger.info("warm pool: %d ready, %d stale dropped, %d made", len(ready), dropped, made)
     return PoolReport(ready=len(ready), dropped=dropped, made=made)

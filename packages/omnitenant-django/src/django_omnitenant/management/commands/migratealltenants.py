@@ -40,14 +40,13 @@ import fcntl
 import hashlib
 import json
 import multiprocessing
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import psycopg
 from django.core.management import call_command
@@ -62,6 +61,7 @@ from django_omnitenant.management._common import (
     chosen_states,
     select_tenants,
 )
+from django_omnitenant.management._progress import ProgressBar, is_terminal
 from django_omnitenant.management._prompt import usage_error
 from django_omnitenant.management._rollout import (
     ORDERS,
@@ -674,9 +674,12 @@ class _Progress:
         self.done = 0
         self.problems = 0
         self.json = mode == "json"
-        stream: TextIO = getattr(out, "_out", sys.stdout)
-        self.bar = mode == "bar" or (mode == "auto" and stream.isatty())
-        if skipped and not self.bar and not self.json:
+        self.bar = (
+            ProgressBar(out, total)
+            if mode == "bar" or (mode == "auto" and is_terminal(out))
+            else None
+        )
+        if skipped and self.bar is None and not self.json:
             out.write(f"{skipped} tenant(s) up to date, skipped.")
 
     def record(self, outcome: Outcome) -> None:
@@ -693,18 +696,12 @@ class _Progress:
             if outcome.error:
                 line["error"] = outcome.error
             self.out.write(json.dumps(line))
-        elif self.bar:
-            filled = int(30 * self.done / self.total)
-            problems = f"  {self.problems} not migrated" if self.problems else ""
-            self.out.write(
-                f"\r[{'#' * filled}{' ' * (30 - filled)}] {self.done}/{self.total}{problems}",
-                ending="",
-            )
-            self.out.flush()
+        elif self.bar is not None:
+            self.bar.update(self.done, f"{self.problems} not migrated" if self.problems else "")
         elif outcome.result != UP_TO_DATE:
             detail = f" ({outcome.seconds:.2f} s)" if outcome.result == MIGRATED else ""
             self.out.write(f"{outcome.tenant_id}: {outcome.result}{detail}")
 
     def close(self) -> None:
-        if self.bar:
-            self.out.write("")
+        if self.bar is not None:
+            self.bar.close()
