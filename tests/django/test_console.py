@@ -314,7 +314,12 @@ def test_unknown_tenants_and_actions_are_404(root: Client, acme: Any) -> None:
 
 
 def test_the_tenant_page_shows_its_history(root: Client, acme: Any) -> None:
-    _confirm(root, "con_acme", "suspend", reason="unpaid invoice")
+    shown = root.post(
+        f"{CONSOLE}tenants/con_acme/suspend/",
+        {"confirm": "yes", "reason": "unpaid invoice"},
+        follow=True,
+    )
+    assert "Tenant con_acme is suspended." in shown.content.decode()  # the message
     acme.refresh_from_db()
     provisioning.activate(acme)  # from code: no actor
     page = root.get(f"{CONSOLE}tenants/con_acme/").content.decode()

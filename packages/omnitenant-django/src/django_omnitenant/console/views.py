@@ -12,6 +12,7 @@ from functools import wraps
 from typing import Any
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -70,12 +71,6 @@ def _tenant(tenant_id: str) -> Any:
     if tenant is None:
         raise Http404(f"No tenant {tenant_id!r}.")
     return tenant
-
-
-def _flash(request: HttpRequest, level: int, text: str) -> None:
-    from django.contrib import messages  # noqa: PLC0415 - optional app
-
-    messages.add_message(request, level, text, fail_silently=True)
 
 
 @require_GET
@@ -141,9 +136,8 @@ def action(request: HttpRequest, tenant_id: str, name: str) -> HttpResponse:
         except ActionRefused as exc:
             error = str(exc)
         else:
-            from django.contrib import messages  # noqa: PLC0415 - optional app
-
-            _flash(request, messages.SUCCESS, message)
+            # Shown on the tenant's page when django.contrib.messages is installed.
+            messages.success(request, message, fail_silently=True)
             return HttpResponseRedirect(
                 reverse("omnitenant_console:tenant", args=[tenant.tenant_id])
             )
