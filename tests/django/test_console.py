@@ -3,6 +3,7 @@ through provisioning with a confirmation, and each tenant's history."""
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -240,7 +241,13 @@ def _confirm(client: Client, tenant_id: str, action: str, **data: str) -> Any:
     ],
 )
 def test_each_state_action_asks_first_then_goes_through_provisioning(
-    root: Client, acme: Any, start: str, action: str, end: str
+    root: Client,
+    acme: Any,
+    start: str,
+    action: str,
+    end: str,
+    *,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     if start != TenantStatus.ACTIVE:
         provisioning.set_state(acme, start)
@@ -253,8 +260,12 @@ def test_each_state_action_asks_first_then_goes_through_provisioning(
     assert root.post(f"{CONSOLE}tenants/con_acme/{action}/").status_code == 200
     acme.refresh_from_db()
     assert acme.status == start
-    done = _confirm(root, "con_acme", action, reason="console test")
+    with caplog.at_level(logging.INFO, logger="omnitenant.console"):
+        done = _confirm(root, "con_acme", action, reason="console test")
     assert done.status_code == 302
+    audit = [r.getMessage() for r in caplog.records if r.name == "omnitenant.console"]
+    assert audit[0] == f"con_root asks to {action} tenant con_acme"
+    assert audit[1].startswith(f"con_root: {action} tenant con_acme: Tenant con_acme ")
     assert done["Location"] == "/console/tenants/con_acme/"
     acme.refresh_from_db()
     assert acme.status == end
@@ -263,14 +274,28 @@ def test_each_state_action_asks_first_then_goes_through_provisioning(
     assert (latest.previous, latest.state, latest.actor) == (start, end, "con_root")
 
 
-def test_a_refused_transition_says_why_and_changes_nothing(root: Client, acme: Any) -> None:
+def test_a_refused_transition_says_why_and_changes_nothing(
+    root: Client, acme: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     before = TenantStateChange.objects.filter(tenant_id="con_acme").count()
-    response = _confirm(root, "con_acme", "end_maintenance")
+    with caplog.at_level(logging.INFO, logger="omnitenant.console"):
+        response = _confirm(root, "con_acme", "end_maintenance")
+    # The audit log has who asked for what, and the refusal.
+    assert [r.getMessage() for r in caplog.records if r.name == "omnitenant.console"] == [
+        "con_root asks to end_maintenance tenant con_acme",
+        "con_root: end_maintenance tenant con_acme refused: Tenant 'con_acme' is active, "
+        "not maintenance.",
+    ]
     assert response.status_code == 409
     assert "not maintenance" in response.content.decode()
     acme.refresh_from_db()
     assert acme.status == TenantStatus.ACTIVE
     assert TenantStateChange.objects.filter(tenant_id="con_acme").count() == before
+    # Asking for it shows no confirmation to click.
+    asked = root.get(f"{CONSOLE}tenants/con_acme/end_maintenance/")
+    assert asked.status_code == 409
+    assert b"end maintenance is not possible" in asked.content
+    assert b"csrfmiddlewaretoken" not in asked.content
     # Not offered either: the tenant page lists what its state allows.
     page = root.get(f"{CONSOLE}tenants/con_acme/").content.decode()
     assert "/end_maintenance/" not in page

@@ -125,7 +125,13 @@ def action(request: HttpRequest, tenant_id: str, name: str) -> HttpResponse:
         raise PermissionDenied("Changing tenants needs the change permission of the tenant model.")
     tenant = _tenant(tenant_id)
     error = ""
-    if request.method == "POST" and request.POST.get("confirm") == "yes":
+    if request.method == "GET" and str(tenant.status) not in chosen.states:
+        # Nothing to confirm; a POST would be refused by provisioning all the same.
+        error = (
+            f"Tenant {tenant.tenant_id!r} is {tenant.status}: "
+            f"{chosen.label.lower()} is not possible."
+        )
+    elif request.method == "POST" and request.POST.get("confirm") == "yes":
         try:
             message = run_action(
                 chosen,
@@ -149,6 +155,7 @@ def action(request: HttpRequest, tenant_id: str, name: str) -> HttpResponse:
             "tenant": tenant,
             "action": chosen,
             "error": error,
+            "offered": str(tenant.status) in chosen.states,
         },
         status=409 if error else 200,
     )
