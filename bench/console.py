@@ -44,7 +44,10 @@ PAGES = (
     ("page 100", {"page": "100"}),
     ("page 200 (the last)", {"page": "200"}),
     ("search by domain", {"q": "bench-0424"}),
-    ("state + isolation + server", {"state": "active", "isolation": "schema", "server": "master"}),
+    (
+        "state + isolation + server",
+        {"state": "active", "isolation": "schema", "server": "schema:default"},
+    ),
 )
 
 

@@ -146,7 +146,7 @@ def test_the_list_shows_state_isolation_server_domains_pending_and_size(
     acme_row = html[html.index("tenants/con_acme/") : html.index("tenants/con_files/")]
     assert "Active" in acme_row
     assert "Schema" in acme_row
-    assert "master (default)" in acme_row
+    assert "default (master)" in acme_row
     assert "con-acme.example.test, acme.example.org" in acme_row
     # Up to date: no pending migration. Its schema has tables: some bytes, never 0.
     assert re.search(r'<td class="num">0</td>', acme_row)
@@ -190,7 +190,7 @@ def test_search_and_filters(root: Client, tenant_factory: Callable[..., Any], ac
     assert listed(root.get(CONSOLE, {"q": "CON_FIL"})) == ["con_files"]  # by id, any case
     assert listed(root.get(CONSOLE, {"q": "con_", "state": "maintenance"})) == ["con_files"]
     assert listed(root.get(CONSOLE, {"q": "con_", "isolation": "database"})) == ["con_files"]
-    assert listed(root.get(CONSOLE, {"q": "con_", "server": "master"})) == ["con_acme"]
+    assert listed(root.get(CONSOLE, {"q": "con_", "server": "schema:default"})) == ["con_acme"]
     assert listed(root.get(CONSOLE, {"q": "con_", "server": "db:"})) == ["con_files"]
     # A value that is no state is ignored, not an error.
     assert listed(root.get(CONSOLE, {"q": "con_", "state": "bogus"})) == ["con_acme", "con_files"]
@@ -218,7 +218,9 @@ def test_a_page_costs_the_same_queries_with_10_or_200_tenants(
     last, rows = _queries_of_page(root, page="4")
     assert rows[-1] == "con_bulk_00199"
     assert last == few
-    filtered, _ = _queries_of_page(root, state="active", isolation="schema", server="master")
+    filtered, _ = _queries_of_page(
+        root, state="active", isolation="schema", server="schema:default"
+    )
     assert filtered == few
 
 

@@ -40,7 +40,6 @@ from omnitenant_backends.fleet import (
 from omnitenant_context import IsolationType, TenantContext
 
 __all__ = [
-    "MASTER_SERVER",
     "PAGE_SIZE",
     "FleetFilters",
     "TenantRow",
@@ -51,11 +50,11 @@ __all__ = [
 
 #: Tenants per page of the console.
 PAGE_SIZE: Final = 50
-#: The server filter's value for the tenants that live in the master database (schemas).
-MASTER_SERVER: Final = "master"
-# The placement field of the tenant model, when the project's model has one.
+# The placement field of the tenant model (the server alias of a schema), when it has one.
 _SERVER_FIELD: Final = "server"
-_DB_PREFIX: Final = "db:"
+# The server filter's values: "schema:<alias>" and "db:<host>".
+_SCHEMA_KIND: Final = "schema"
+_DATABASE_KIND: Final = "db"
 
 
 @dataclass(frozen=True)
@@ -133,13 +132,17 @@ def _has_server_field() -> bool:
     return any(field.name == _SERVER_FIELD for field in model._meta.get_fields())
 
 
-def _server_of(tenant: Any, conf: BackendSettings, *, placed: bool) -> str:
-    """The server a tenant lives on: the placement field, else where its storage is."""
-    if placed:
-        value = getattr(tenant, _SERVER_FIELD, "")
-        return str(getattr(value, "pk", value) or MASTER_SERVER)
+def _schema_alias(tenant: Any, conf: BackendSettings) -> str:
+    """The ``DATABASES`` alias whose server holds a schema tenant (its placement, else the
+    master)."""
+    return str(getattr(tenant, _SERVER_FIELD, "") or conf.master_database)
+
+
+def _server_of(tenant: Any, conf: BackendSettings) -> str:
+    """Where a tenant's storage lives: a schema's server alias, a database's host."""
     if tenant.isolation_type == IsolationType.SCHEMA:
-        return f"{MASTER_SERVER} ({conf.master_database})"
+        alias = _schema_alias(tenant, conf)
+        return f"{alias} (master)" if alias == conf.master_database else alias
     entry = tenant_database_settings(tenant)
     if not is_postgres_engine(entry.get("ENGINE")):
         return "SQLite file"
@@ -147,37 +150,52 @@ def _server_of(tenant: Any, conf: BackendSettings, *, placed: bool) -> str:
 
 
 def _on_server(tenants: QuerySet[Any], server: str) -> QuerySet[Any]:
-    if _has_server_field():
-        return tenants.filter(Q((_SERVER_FIELD, server)))
-    if server == MASTER_SERVER:
-        return tenants.filter(isolation_type=IsolationType.SCHEMA)
-    if server.startswith(_DB_PREFIX):
-        host = server.removeprefix(_DB_PREFIX)
+    kind, _, name = server.partition(":")
+    if kind == _SCHEMA_KIND:
+        schemas = tenants.filter(isolation_type=IsolationType.SCHEMA)
+        if not _has_server_field():
+            return schemas if name == backend_settings().master_database else tenants.none()
+        if name == backend_settings().master_database:
+            return schemas.filter(Q((f"{_SERVER_FIELD}__in", ["", name])))
+        return schemas.filter(Q((_SERVER_FIELD, name)))
+    if kind == _DATABASE_KIND:
         database = tenants.filter(isolation_type=IsolationType.DATABASE)
-        if host:
-            return database.filter(database_config__HOST=host)
+        if name:
+            return database.filter(database_config__HOST=name)
         return database.filter(Q(database_config__HOST__isnull=True) | Q(database_config__HOST=""))
     return tenants.none()
 
 
 def server_choices() -> list[tuple[str, str]]:
-    """The server filter's (value, label) choices, in one query."""
+    """The server filter's (value, label) choices: one query per isolation type at most."""
+    conf = backend_settings()
     # Any: the placement field is the project's model's, unknown to the type checker.
     tenants: Any = get_tenant_model()._default_manager
+    aliases = {conf.master_database}
     if _has_server_field():
-        values = tenants.order_by().values_list(_SERVER_FIELD, flat=True).distinct()
-        return [(str(value), str(value)) for value in values if value]
+        placed = (
+            tenants.filter(isolation_type=IsolationType.SCHEMA)
+            .order_by()
+            .values_list(_SERVER_FIELD, flat=True)
+            .distinct()
+        )
+        aliases |= {str(alias) for alias in placed if alias}
+    choices = [
+        (
+            f"{_SCHEMA_KIND}:{alias}",
+            f"{alias} (schemas{', master' if alias == conf.master_database else ''})",
+        )
+        for alias in sorted(aliases)
+    ]
     hosts = (
         tenants.filter(isolation_type=IsolationType.DATABASE)
         .order_by()
         .values_list("database_config__HOST", flat=True)
         .distinct()
     )
-    choices = [(MASTER_SERVER, "master (schema tenants)")]
-    labels = sorted({str(host or "") for host in hosts})
     choices.extend(
-        (f"{_DB_PREFIX}{host}", f"{host} (tenant databases)" if host else "default host")
-        for host in labels
+        (f"{_DATABASE_KIND}:{host}", f"{host} (tenant databases)" if host else "default host")
+        for host in sorted({str(host or "") for host in hosts})
     )
     return choices
 
@@ -249,27 +267,39 @@ def tenant_row(tenant: Any) -> TenantRow:
 
 def _rows(tenants: Sequence[Any]) -> list[TenantRow]:
     conf = backend_settings()
-    placed = _has_server_field()
-    schemas = [t.schema_name for t in tenants if t.isolation_type == IsolationType.SCHEMA]
-    applied: dict[str, frozenset[Migration]] = {}
-    sizes: dict[str, int] = {}
-    if schemas:
-        applied = applied_migrations_by_schema(using=conf.master_database, schemas=schemas)
-        sizes = schema_sizes(using=conf.master_database, schemas=schemas)
+    # The page's schemas, by the server that holds them: two statements and one for the
+    # sizes per server on the page, never per tenant.
+    by_alias: dict[str, list[str]] = {}
+    for tenant in tenants:
+        if tenant.isolation_type == IsolationType.SCHEMA:
+            by_alias.setdefault(_schema_alias(tenant, conf), []).append(tenant.schema_name)
+    applied: dict[tuple[str, str], frozenset[Migration]] = {}
+    sizes: dict[tuple[str, str], int] = {}
+    for alias, schemas in by_alias.items():
+        for schema, names in applied_migrations_by_schema(using=alias, schemas=schemas).items():
+            applied[alias, schema] = names
+        for schema, size in schema_sizes(using=alias, schemas=schemas).items():
+            sizes[alias, schema] = size
     database_sizes = _database_sizes(
         [t for t in tenants if t.isolation_type == IsolationType.DATABASE], conf
     )
-    required = _required() if schemas else frozenset()
-    pending = _pending_by_state(required, (applied.get(schema, frozenset()) for schema in schemas))
+    required = _required() if by_alias else frozenset()
+    pending = _pending_by_state(
+        required,
+        (
+            applied.get((alias, schema), frozenset())
+            for alias, schemas in by_alias.items()
+            for schema in schemas
+        ),
+    )
     rows = []
     for tenant in tenants:
         domains = tuple(domain.domain for domain in tenant.domains.all())
-        server = _server_of(tenant, conf, placed=placed)
+        server = _server_of(tenant, conf)
         if tenant.isolation_type == IsolationType.SCHEMA:
-            state = applied.get(tenant.schema_name, frozenset())
-            rows.append(
-                TenantRow(tenant, server, domains, pending[state], sizes.get(tenant.schema_name, 0))
-            )
+            key = (_schema_alias(tenant, conf), tenant.schema_name)
+            state = applied.get(key, frozenset())
+            rows.append(TenantRow(tenant, server, domains, pending[state], sizes.get(key, 0)))
         else:
             rows.append(
                 TenantRow(tenant, server, domains, None, database_sizes.get(tenant.tenant_id))
