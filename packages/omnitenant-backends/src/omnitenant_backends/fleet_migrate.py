@@ -40,7 +40,7 @@ from importlib import import_module
 from typing import Any
 
 from django.apps import apps as global_apps
-from django.core.management.sql import emit_post_migrate_signal, emit_pre_migrate_signal
+from django.core.management.sql import emit_pre_migrate_signal
 from django.db import connections
 from django.db.migrations.exceptions import AmbiguityError, IrreversibleError
 from django.db.migrations.executor import MigrationExecutor
@@ -52,6 +52,8 @@ from django.db.migrations.recorder import MigrationRecorder
 from django.db.migrations.state import ModelState, ProjectState
 from django.db.transaction import atomic
 from django.utils.module_loading import module_has_submodule
+
+from omnitenant_backends._post_migrate import FleetPostMigrate
 
 __all__ = [
     "FleetMigrator",
@@ -164,8 +166,13 @@ class PreparedPlan:
     plan: list[tuple[Migration, bool]]
     steps: list[PlanStep]
     pre_migrate_apps: Any
-    post_migrate_apps: Any
+    post_migrate: FleetPostMigrate
     tenants: int = 0
+
+    @property
+    def post_migrate_apps(self) -> Any:
+        """The state ``post_migrate`` receives."""
+        return self.post_migrate.apps
 
 
 class _TenantExecutor(MigrationExecutor):
@@ -273,14 +280,7 @@ class FleetMigrator:
         # without any in the graph it has nothing to do.
         if prepared.executor.loader.replacements and (prepared.plan or recorder.has_table()):
             executor.check_replacements()
-        emit_post_migrate_signal(
-            self.verbosity,
-            False,
-            alias,
-            stdout=self.stdout,
-            apps=prepared.post_migrate_apps,
-            plan=prepared.plan,
-        )
+        prepared.post_migrate.send(alias)
         return prepared.plan
 
     # -- per distinct migration state -------------------------------------------------
@@ -340,7 +340,9 @@ class FleetMigrator:
             plan=plan,
             steps=steps,
             pre_migrate_apps=pre_migrate_apps,
-            post_migrate_apps=_post_migrate_apps(final_state),
+            post_migrate=FleetPostMigrate(
+                _post_migrate_apps(final_state), plan, self.verbosity, self.stdout
+            ),
         )
 
     def _targets(self, loader: MigrationLoader) -> list[Target]:
