@@ -14,12 +14,12 @@ handlers left in the tenants where they did run:
 
 * Both handlers only *add* rows (content types by ``(app_label, model)``, permissions by
   ``(content type, codename)``), and which rows they add depends only on the ``apps`` they
-  are given (shared by the tenants of one prepared plan) and the router's answer for the
-  alias. So the rows after a handler run in one tenant include everything the handlers
+  are given (shared by the tenants of one prepared plan) and the router's answers for the
+  alias (asked per tenant). So the rows after a handler run in one tenant include everything the handlers
   would add in another tenant with the same ``apps`` and router answers; a tenant that has
   all of those would get nothing from them, and skipping them changes nothing.
 * The expected rows are learnt, not re-derived from the models: the first tenant (per
-  plan, alias and router answers) runs the handlers for every app; the rows per app
+  plan and router answers) runs the handlers for every app; the rows per app
   after that are what later tenants are compared with. Each later handler run narrows
   them to the rows both tenants have (a stale content type of one tenant does not make
   the others fall back forever). The comparison is per app: a release adding a model
@@ -100,8 +100,10 @@ class FleetPostMigrate:
         self.verbosity = verbosity
         self.stdout = stdout
         self._handlers = _django_handlers()
-        #: Per (alias, router answers): the rows the handlers left, narrowed tenant by tenant.
-        self._expected: dict[tuple[str, bool, bool], Rows] = {}
+        #: Per router answers: the rows the handlers left, narrowed tenant by tenant. Not
+        #: per alias: the handlers depend on the alias only through the router, so the
+        #: database tenants of one plan, each with an alias of its own, share them.
+        self._expected: dict[tuple[bool, bool], Rows] = {}
         #: How many tenants' apps ran Django's handlers / were checked and left out.
         self.handler_runs = 0
         self.handlers_left_out = 0
@@ -114,7 +116,7 @@ class FleetPostMigrate:
         if checked is None or any(found is None for found in receivers.values()):
             self._send_all(alias)
             return
-        with_permissions = checked[2]
+        with_permissions = checked[1]
         labels = [config.label for config in configs]
         expected = self._expected.get(checked)
         if expected is None:
@@ -160,8 +162,8 @@ class FleetPostMigrate:
             "plan": self.plan,
         }
 
-    def _checked_tables(self, alias: str) -> tuple[str, bool, bool] | None:
-        """``(alias, content types, permissions)``: which rows to check for this tenant;
+    def _checked_tables(self, alias: str) -> tuple[bool, bool] | None:
+        """``(content types, permissions)``: which rows to check for this tenant;
         ``None`` when the shortcut does not apply (the signal is then sent in full).
 
         The router is asked per tenant, inside its scope, as the handlers ask it.
@@ -184,7 +186,7 @@ class FleetPostMigrate:
             return None  # create_permissions would still read content types: not covered
         if not types:
             return None  # both handlers return before their first query
-        return alias, types, permissions
+        return types, permissions
 
     def _rows(self, alias: str, labels: Iterable[str], *, with_permissions: bool) -> Rows:
         """One query: the content types (and their permissions) of ``labels`` in the tenant."""

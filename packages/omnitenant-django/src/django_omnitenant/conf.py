@@ -57,6 +57,10 @@ _unknown_host: Final[Callable[[object], UnknownHost]] = one_of("not_found", "pub
 _suspended_response: Final[Callable[[object], SuspendedResponse]] = one_of("forbidden", "not_found")
 
 
+def _optional_positive_int(value: object) -> int | None:
+    return None if value is None else positive_int(value)
+
+
 @dataclass(frozen=True, slots=True)
 class AppSettings:
     """The validated, immutable settings of the Django app, defaults filled in."""
@@ -215,6 +219,16 @@ class AppSettings:
         doc="Dotted path of the Celery app that runs background provisioning "
         "(`createtenant --background`). Default: the app given to "
         "`django_omnitenant.patches.celery.install()`.",
+    )
+    migrate_jobs_per_server: int | None = setting(
+        "MIGRATE_JOBS_PER_SERVER",
+        None,
+        parse=_optional_positive_int,
+        section=_LIFECYCLE,
+        doc="`migratealltenants --jobs`: at most this many tenants migrate at once on one "
+        "database server (a `HOST:PORT`; all SQLite files count as one). Tenants on other "
+        "servers run beside them. `None`: only `--jobs` limits. `--jobs-per-server` overrides "
+        "it for one run.",
     )
 
     def __post_init__(self) -> None:

@@ -55,6 +55,7 @@ from django.db import connections
 from django.db.migrations.exceptions import AmbiguityError
 from django.db.migrations.loader import MigrationLoader
 
+from django_omnitenant.conf import app_settings
 from django_omnitenant.constants import TenantStatus
 from django_omnitenant.management._common import (
     add_state_argument,
@@ -72,6 +73,7 @@ from django_omnitenant.management._rollout import (
     run_check,
     waves,
 )
+from django_omnitenant.management._servers import run_per_server, server_key
 from django_omnitenant.signals import tenant_migrated
 from django_omnitenant.utils import get_tenant_backend, get_tenant_model
 from omnitenant_backends import (
@@ -161,6 +163,14 @@ class Command(BaseCommand):
             help="Worker processes (default: 1; at least 1).",
         )
         parser.add_argument(
+            "--jobs-per-server",
+            type=positive_int,
+            metavar="N",
+            help="At most N tenants migrate at once on one database server (HOST:PORT); "
+            "tenants on other servers run beside them. Default: "
+            "OMNITENANT_CONFIG['MIGRATE_JOBS_PER_SERVER'] (no limit but --jobs).",
+        )
+        parser.add_argument(
             "--tenant", action="append", default=[], help="Only this tenant; repeatable."
         )
         parser.add_argument(
@@ -236,6 +246,12 @@ class Command(BaseCommand):
         jobs: int = options["jobs"]
         if jobs < 1:  # call_command() does not run the option's type on an int
             raise usage_error("--jobs must be at least 1.")
+        per_server = options["jobs_per_server"]
+        if per_server is None:
+            per_server = app_settings().migrate_jobs_per_server
+        elif per_server < 1:
+            raise usage_error("--jobs-per-server must be at least 1.")
+        self._per_server = per_server
         started = time.monotonic()
         self._json = options["format"] == "json"
         _migrators.clear()  # migrations on disk may have changed since a previous run
@@ -443,17 +459,21 @@ class Command(BaseCommand):
     def _run(self, tenants: list[Any], options: dict[str, Any], jobs: int) -> Iterator[Outcome]:
         if not tenants:
             return
-        ids = [tenant.tenant_id for tenant in tenants]
-        if jobs == 1 or len(ids) == 1:
-            for tenant_id in ids:
-                yield migrate_one(tenant_id, options)
+        if jobs == 1 or len(tenants) == 1:
+            for tenant in tenants:
+                yield migrate_one(tenant.tenant_id, options)
             return
+        _prepare_before_fork(tenants[0], options)
+        tasks = [(server_key(tenant), (tenant.tenant_id, options)) for tenant in tenants]
         # Worker processes start from a copy of this one: close the connections first, or
         # the children would share (and on exit close) the parent's sockets.
         connections.close_all()
         context = multiprocessing.get_context("fork")
-        with context.Pool(processes=min(jobs, len(ids)), initializer=_worker_start) as pool:
-            yield from pool.imap_unordered(_migrate_one_packed, [(i, options) for i in ids])
+        processes = min(jobs, len(tenants))
+        with context.Pool(processes=processes, initializer=_worker_start) as pool:
+            yield from run_per_server(
+                pool, _migrate_one_packed, tasks, jobs=processes, per_server=self._per_server
+            )
 
     def _summary(
         self,
@@ -526,6 +546,23 @@ def _check_target(app_label: str | None, migration_name: str | None) -> None:
         raise CommandError(
             f"No single migration of app '{app_label}' matches '{migration_name}'."
         ) from exc
+
+
+def _prepare_before_fork(tenant: Any, options: dict[str, Any]) -> None:
+    """Load the graph, build the plan and render its states here, once, before the fork.
+
+    The workers are copies of this process: they start with the prepared plan of the
+    fleet's usual migration state instead of each loading and rendering it again. Only
+    reads (the tenant's applied migrations); a tenant in another state is prepared by
+    the worker that meets it.
+    """
+    if options["executor"] != "fleet" or options["fake_initial"]:
+        return
+    try:
+        with get_tenant_backend(tenant).migration_scope() as alias:
+            _migrator(options).plan(alias)
+    except Exception:
+        return
 
 
 def _worker_start() -> None:
