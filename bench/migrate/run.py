@@ -181,9 +181,12 @@ class Row:
     seconds: list[float] = field(default_factory=list)
     process: list[float] = field(default_factory=list)
     peak_mb: list[float] = field(default_factory=list)
+    statements: list[int] = field(default_factory=list)
 
     def record(self, reply: dict[str, Any], elapsed: float) -> None:
         self.seconds.append(reply["seconds"])
+        if reply.get("statements") is not None:
+            self.statements.append(reply["statements"])
         self.process.append(elapsed)
         self.peak_mb.append(max(reply["peak_mb"], reply["peak_children_mb"]))
 
@@ -206,15 +209,16 @@ def database_of(variant: str) -> str:
 
 
 def setup(
-    steps: Steps, server: Server, tools: Iterable[str], tenants: int
+    steps: Steps, server: Server, tools: Iterable[str], counts: dict[str, int]
 ) -> dict[str, dict[str, float]]:
     made: dict[str, dict[str, float]] = {}
     for tool in tools:
+        tenants = counts[tool]
         database = f"{PREFIX}{tool}"
         server.create(database)
         say(f"{TOOLS[tool]}: master schema and {tenants} tenants through its API ...")
         reply, _ = steps.run(tool, database, ["setup", "--tool", tool, "--tenants", str(tenants)])
-        made[tool] = reply
+        made[tool] = {**reply, "tenants": tenants}
         say(
             f"  {reply['tenants_s']:.1f} s for {tenants} tenants "
             f"({reply['tenants_s'] / tenants:.3f} s/tenant; the first {reply['first_s']:.2f} s)"
@@ -223,11 +227,14 @@ def setup(
 
 
 def measure(
-    steps: Steps, variants: Sequence[str], tenants: int, runs: int
+    steps: Steps, variants: Sequence[str], counts: dict[str, int], runs: int, scenarios: str
 ) -> tuple[list[Row], dict[str, dict[str, Any]]]:
-    rows_a = {key: Row(key, "A: all up to date", tenants) for key in variants}
-    rows_b = {key: Row(key, "B: one new migration", tenants) for key in variants}
-    rows_c = {key: Row(key, "C: roll it back", tenants) for key in variants}
+    def count(key: str) -> int:
+        return counts[VARIANTS[key][0]]
+
+    rows_a = {key: Row(key, "A: all up to date", count(key)) for key in variants}
+    rows_b = {key: Row(key, "B: one new migration", count(key)) for key in variants}
+    rows_c = {key: Row(key, "C: roll it back", count(key)) for key in variants}
     checks: dict[str, dict[str, Any]] = {}
     for number in range(runs):
         shift = number % len(variants)
@@ -236,6 +243,8 @@ def measure(
             reply, elapsed = steps.run(tool, database_of(key), ["migrate", "--variant", key])
             rows_a[key].record(reply, elapsed)
             say(f"  A run {number + 1}/{runs}: {key:<12} {reply['seconds']:7.2f} s")
+    if "B" not in scenarios:
+        return list(rows_a.values()), checks
     for key in variants:
         tool = VARIANTS[key][0]
         database = database_of(key)
@@ -262,6 +271,29 @@ def measure(
     return [*rows_a.values(), *rows_b.values(), *rows_c.values()], checks
 
 
+EMPTY = f"{PREFIX}omni_empty"
+#: Scenario D's variant: every migration into empty schemas, as a deploy would run it.
+EMPTY_VARIANT = "omni_j2"
+
+
+def measure_from_empty(
+    steps: Steps, server: Server, tenants: int
+) -> tuple[Row, dict[str, Any], dict[str, Any]]:
+    """Scenario D: N tenants with empty schemas, then every migration by the fleet run."""
+    server.create(EMPTY)
+    say(f"omnitenant: {tenants} tenants with empty schemas ...")
+    made, _ = steps.run("omni", EMPTY, ["setup", "--tool", "omni", "--tenants", str(tenants), "--empty"])
+    row = Row(EMPTY_VARIANT, "D: every migration, from empty", tenants)
+    reply, elapsed = steps.run("omni", EMPTY, ["migrate", "--variant", EMPTY_VARIANT])
+    row.record(reply, elapsed)
+    after, _ = steps.run("omni", EMPTY, ["check"])
+    say(
+        f"  D: {EMPTY_VARIANT} {reply['seconds']:7.2f} s; {after['migration_rows']} migration "
+        f"rows in {after['schemas']} schemas"
+    )
+    return row, made, after
+
+
 # -- the report ---------------------------------------------------------------------------
 
 
@@ -271,6 +303,7 @@ def render(
     checks: dict[str, dict[str, Any]],
     meta: dict[str, str],
     tenants: int,
+    empty: tuple[dict[str, Any], dict[str, Any]] | None = None,
 ) -> str:
     lines = [
         f"# Fleet migration benchmark: {tenants} schema tenants",
@@ -278,8 +311,8 @@ def render(
         *(f"- {name}: {value}" for name, value in meta.items()),
         "",
         "| tool | executor / jobs | scenario | tenants | seconds | seconds per tenant "
-        "| runs | process s | peak MB |",
-        "|---|---|---|---:|---:|---:|---|---:|---:|",
+        "| runs | process s | peak MB | statements per tenant |",
+        "|---|---|---|---:|---:|---:|---|---:|---:|---:|",
     ]
     for row in rows:
         runs = (
@@ -287,10 +320,13 @@ def render(
             if len(row.seconds) > 1
             else "1 run"
         )
+        statements = (
+            f"{statistics.median(row.statements) / row.tenants:.1f}" if row.statements else ""
+        )
         lines.append(
             f"| {row.tool} | {row.label} | {row.scenario} | {row.tenants} | {row.median:.2f} "
             f"| {row.median / row.tenants:.4f} | {runs} "
-            f"| {statistics.median(row.process):.2f} | {max(row.peak_mb):.0f} |"
+            f"| {statistics.median(row.process):.2f} | {max(row.peak_mb):.0f} | {statements} |"
         )
     lines += [
         "",
@@ -305,6 +341,13 @@ def render(
         "**C**: the release rolled back (`notes 0001`), checked: no schema keeps it.",
         "- **peak MB**: the largest peak resident set of the command's process or of one "
         "of its worker processes (`getrusage`).",
+        "- **statements per tenant**: one-process variants only (`--jobs 1`, django-tenants' "
+        "standard executor): every statement the "
+        "command sent, the master's included, divided by the tenants; counted at the client "
+        "(`execute_wrapper`), the shared server has no `pg_stat_statements`.",
+        "- **D**: the tenants' schemas made empty (`create(run_migrations=False)`), then "
+        "`migratealltenants --jobs 2` applies every migration (template schema included); "
+        "compared below with creating the same number of tenants from the template.",
         "- Tenant schemas hold `contenttypes` (2 migrations), `auth` (12) and `notes` "
         "(1, 2 in B) in both tools.",
         f"- Target: omnitenant, scenario A, 200 tenants under {TARGET_OMNI_A_SECONDS:.0f} s. "
@@ -322,11 +365,31 @@ def render(
         "dt": "`Client(schema_name=...).save()` (`migrate_schemas` per schema)",
     }
     for tool, step in made.items():
+        count = int(step["tenants"])
         lines.append(
-            f"| {TOOLS[tool]} | {how[tool]} | {tenants} | {step['tenants_s']:.1f} "
-            f"| {step['tenants_s'] / tenants:.3f} | {step['first_s']:.2f} "
+            f"| {TOOLS[tool]} | {how[tool]} | {count} | {step['tenants_s']:.1f} "
+            f"| {step['tenants_s'] / count:.3f} | {step['first_s']:.2f} "
             f"| {step['master_s']:.2f} |"
         )
+    if empty is not None:
+        made_empty, after = empty
+        d_row = next(row for row in rows if row.scenario.startswith("D"))
+        lines.append(
+            f"| omnitenant | `create(run_migrations=False)` (empty schemas, scenario D) "
+            f"| {d_row.tenants} | {made_empty['tenants_s']:.1f} "
+            f"| {made_empty['tenants_s'] / d_row.tenants:.3f} | {made_empty['first_s']:.2f} "
+            f"| {made_empty['master_s']:.2f} |"
+        )
+        if "omni" in made:
+            template_s = made["omni"]["tenants_s"] * d_row.tenants / made["omni"]["tenants"]
+            lines += [
+                "",
+                f"Scenario D: every migration into {d_row.tenants} empty schemas took "
+                f"{d_row.median:.1f} s; creating as many tenants from the template took "
+                f"{template_s:.1f} s: a ratio of {d_row.median / template_s:.2f} "
+                f"(target: at most 2). After D: {after['migration_rows']} migration rows in "
+                f"{after['schemas']} schemas.",
+            ]
     if checks:
         lines += ["", "## Checks after scenario B", ""]
         for key, check in checks.items():
@@ -360,6 +423,16 @@ def parse_arguments(argv: Iterable[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n", 1)[0])
     parser.add_argument("--tenants", type=int, default=200, help="default %(default)s")
     parser.add_argument("--quick", action="store_true", help="50 tenants")
+    parser.add_argument(
+        "--dt-tenants",
+        type=int,
+        help="django-tenants' tenants (default: --tenants); its runs are slow under load",
+    )
+    parser.add_argument(
+        "--scenarios",
+        default="ABCD",
+        help="A (up to date), B (new migration), C (rollback), D (from empty); default ABCD",
+    )
     parser.add_argument("--runs", type=int, default=3, help="scenario A runs (median)")
     parser.add_argument(
         "--variants",
@@ -392,7 +465,7 @@ def parse_arguments(argv: Iterable[str] | None) -> argparse.Namespace:
 def profile(steps: Steps, server: Server, args: argparse.Namespace) -> None:
     key = args.profile
     tool = VARIANTS[key][0]
-    setup(steps, server, [tool], args.tenants)
+    setup(steps, server, [tool], {tool: args.tenants})
     server.create(database_of(key), f"{PREFIX}{tool}")
     # One run first (as a warm-up for the server's caches), then the profiled one.
     steps.run(tool, database_of(key), ["migrate", "--variant", key])
@@ -412,16 +485,22 @@ def main(argv: Iterable[str] | None = None) -> int:
         say(f"dropped {len(dropped)} scratch database(s) left by an earlier run")
     started = time.monotonic()
     tools = list(dict.fromkeys(VARIANTS[key][0] for key in args.keys))
+    counts = {"omni": args.tenants, "dt": args.dt_tenants or args.tenants}
+    empty: tuple[dict[str, Any], dict[str, Any]] | None = None
     try:
         if args.profile:
             profile(steps, server, args)
             return 0
-        made = setup(steps, server, tools, args.tenants)
+        made = setup(steps, server, tools, counts)
         for key in args.keys:
             server.create(database_of(key), f"{PREFIX}{VARIANTS[key][0]}")
         load_before = uptime()
         say(f"measuring; {load_before}")
-        rows, checks = measure(steps, args.keys, args.tenants, args.runs)
+        rows, checks = measure(steps, args.keys, counts, args.runs, args.scenarios)
+        if "D" in args.scenarios:
+            d_row, made_empty, after = measure_from_empty(steps, server, args.tenants)
+            rows.append(d_row)
+            empty = (made_empty, after)
         load_after = uptime()
     except StepError as exc:
         say(str(exc))
@@ -448,7 +527,7 @@ def main(argv: Iterable[str] | None = None) -> int:
         "command": "hatch run bench:migrate " + " ".join(sys.argv[1:]),
         "run time": f"{time.monotonic() - started:.0f} s",
     }
-    report = render(rows, made, checks, meta, args.tenants)
+    report = render(rows, made, checks, meta, args.tenants, empty)
     print(report)
     if not args.no_output:
         args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -62,7 +62,9 @@ def tenant_id(index: int) -> str:
 # -- setup ----------------------------------------------------------------------------------
 
 
-def setup_omni(count: int) -> dict[str, float]:
+def setup_omni(count: int, *, empty: bool = False) -> dict[str, float]:
+    """The master schema and ``count`` tenants; ``empty``: their schemas with no
+    migration applied (``create(run_migrations=False)``), for scenario D."""
     from django.core.management import call_command
 
     from django_omnitenant.utils import get_tenant_backend, get_tenant_model
@@ -77,7 +79,7 @@ def setup_omni(count: int) -> dict[str, float]:
         tenant = tenant_model.objects.create(tenant_id=tenant_id(index), name=tenant_id(index))
         # Cloned from omnitenant's template schema (CLONE_SCHEMA_TEMPLATE, the default);
         # the first tenant also creates and migrates the template.
-        get_tenant_backend(tenant).create()
+        get_tenant_backend(tenant).create(run_migrations=not empty)
         if index == 1:
             first = time.perf_counter() - one
     done = time.perf_counter()
@@ -115,6 +117,30 @@ def run_variant(key: str, *, rollback: bool = False) -> float:
     started = time.perf_counter()
     call_command(command, *arguments, **options)
     return time.perf_counter() - started
+
+
+class StatementCounter:
+    """Counts the statements this process sends on its ``default`` connection (the
+    master's and every schema tenant's): with ``--jobs 1`` that is the whole run. Counted
+    at the client (``execute_wrapper``): the shared server has no ``pg_stat_statements``."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        self.count += 1
+        return execute(sql, params, many, context)
+
+
+def run_counted(key: str, *, rollback: bool = False) -> dict[str, Any]:
+    from django.db import connections
+
+    counter = StatementCounter()
+    connections["default"].execute_wrappers.append(counter)
+    seconds = run_variant(key, rollback=rollback)
+    options = VARIANTS[key][3]
+    one_process = options.get("jobs", 1) == 1 and options.get("executor") != "multiprocessing"
+    return {"seconds": seconds, "statements": counter.count if one_process else None}
 
 
 def peak_memory_mb() -> dict[str, float]:
@@ -189,6 +215,7 @@ def main() -> int:
     parser.add_argument("step", choices=["setup", "migrate", "check", "profile"])
     parser.add_argument("--tool", choices=["omni", "dt"])
     parser.add_argument("--tenants", type=int, default=200)
+    parser.add_argument("--empty", action="store_true", help="setup: no migration applied")
     parser.add_argument("--variant", choices=sorted(VARIANTS))
     parser.add_argument("--rollback", action="store_true", help="migrate: COMMAND notes 0001")
     parser.add_argument("--sort", default="cumulative")
@@ -198,9 +225,12 @@ def main() -> int:
     django.setup()
     result: dict[str, Any]
     if args.step == "setup":
-        result = (setup_omni if args.tool == "omni" else setup_dt)(args.tenants)
+        if args.tool == "omni":
+            result = setup_omni(args.tenants, empty=args.empty)
+        else:
+            result = setup_dt(args.tenants)
     elif args.step == "migrate":
-        result = {"seconds": run_variant(args.variant, rollback=args.rollback), **peak_memory_mb()}
+        result = {**run_counted(args.variant, rollback=args.rollback), **peak_memory_mb()}
     elif args.step == "profile":
         result = {"report": profile_variant(args.variant, args.sort, args.limit)}
     else:
