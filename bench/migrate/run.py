@@ -282,7 +282,8 @@ def measure_from_empty(
     """Scenario D: N tenants with empty schemas, then every migration by the fleet run."""
     server.create(EMPTY)
     say(f"omnitenant: {tenants} tenants with empty schemas ...")
-    made, _ = steps.run("omni", EMPTY, ["setup", "--tool", "omni", "--tenants", str(tenants), "--empty"])
+    command = ["setup", "--tool", "omni", "--tenants", str(tenants), "--empty"]
+    made, _ = steps.run("omni", EMPTY, command)
     row = Row(EMPTY_VARIANT, "D: every migration, from empty", tenants)
     reply, elapsed = steps.run("omni", EMPTY, ["migrate", "--variant", EMPTY_VARIANT])
     row.record(reply, elapsed)
@@ -303,6 +304,7 @@ def render(
     checks: dict[str, dict[str, Any]],
     meta: dict[str, str],
     tenants: int,
+    *,
     empty: tuple[dict[str, Any], dict[str, Any]] | None = None,
 ) -> str:
     lines = [
@@ -527,7 +529,7 @@ def main(argv: Iterable[str] | None = None) -> int:
         "command": "hatch run bench:migrate " + " ".join(sys.argv[1:]),
         "run time": f"{time.monotonic() - started:.0f} s",
     }
-    report = render(rows, made, checks, meta, args.tenants, empty)
+    report = render(rows, made, checks, meta, args.tenants, empty=empty)
     print(report)
     if not args.no_output:
         args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -59,8 +59,11 @@ def test_rows_match_djangos_migrate_and_handlers_run_only_where_rows_are_missing
     # A tenant that lost a permission and one that lost a content type: Django's
     # handlers put them back, so must the fleet run.
     query(tenants[2], "DELETE FROM auth_permission WHERE codename = 'view_notebook'")
-    notebook = "SELECT id FROM django_content_type WHERE model = 'notebook'"
-    query(tenants[3], f"DELETE FROM auth_permission WHERE content_type_id IN ({notebook})")
+    query(
+        tenants[3],
+        "DELETE FROM auth_permission WHERE content_type_id IN"
+        " (SELECT id FROM django_content_type WHERE model = 'notebook')",
+    )
     query(tenants[3], "DELETE FROM django_content_type WHERE model = 'notebook'")
     with release():
         migrator = FleetMigrator(app_label="tenantapp", migration_name="0002")

@@ -15,9 +15,10 @@ handlers left in the tenants where they did run:
 * Both handlers only *add* rows (content types by ``(app_label, model)``, permissions by
   ``(content type, codename)``), and which rows they add depends only on the ``apps`` they
   are given (shared by the tenants of one prepared plan) and the router's answers for the
-  alias (asked per tenant). So the rows after a handler run in one tenant include everything the handlers
-  would add in another tenant with the same ``apps`` and router answers; a tenant that has
-  all of those would get nothing from them, and skipping them changes nothing.
+  alias (asked per tenant). So the rows after a handler run in one tenant include
+  everything the handlers would add in another tenant with the same ``apps`` and router
+  answers; a tenant that has all of those would get nothing from them, and skipping them
+  changes nothing.
 * The expected rows are learnt, not re-derived from the models: the first tenant (per
   plan and router answers) runs the handlers for every app; the rows per app
   after that are what later tenants are compared with. Each later handler run narrows
@@ -179,9 +180,7 @@ class FleetPostMigrate:
         except LookupError:
             permission = None
         types = bool(router.allow_migrate_model(alias, content_type))
-        permissions = permission is not None and bool(
-            router.allow_migrate_model(alias, permission)
-        )
+        permissions = permission is not None and bool(router.allow_migrate_model(alias, permission))
         if permissions and not types:
             return None  # create_permissions would still read content types: not covered
         if not types:

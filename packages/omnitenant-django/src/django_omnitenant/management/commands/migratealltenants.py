@@ -246,12 +246,7 @@ class Command(BaseCommand):
         jobs: int = options["jobs"]
         if jobs < 1:  # call_command() does not run the option's type on an int
             raise usage_error("--jobs must be at least 1.")
-        per_server = options["jobs_per_server"]
-        if per_server is None:
-            per_server = app_settings().migrate_jobs_per_server
-        elif per_server < 1:
-            raise usage_error("--jobs-per-server must be at least 1.")
-        self._per_server = per_server
+        self._per_server = _jobs_per_server(options["jobs_per_server"])
         started = time.monotonic()
         self._json = options["format"] == "json"
         _migrators.clear()  # migrations on disk may have changed since a previous run
@@ -529,6 +524,15 @@ class Command(BaseCommand):
 def _describe(exc: BaseException) -> str:
     # One line per tenant in the summary; a connection error's detail can span several.
     return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+
+
+def _jobs_per_server(option: int | None) -> int | None:
+    """``--jobs-per-server``, or the setting without it; ``None``: no limit but --jobs."""
+    if option is None:
+        return app_settings().migrate_jobs_per_server
+    if option < 1:  # call_command() does not run the option's type on an int
+        raise usage_error("--jobs-per-server must be at least 1.")
+    return option
 
 
 def _check_target(app_label: str | None, migration_name: str | None) -> None:
