@@ -15,11 +15,13 @@ from django.core.management.base import CommandError
 from django.db import connections
 
 from django_omnitenant.management._servers import run_per_server, server_key
+from django_omnitenant.management.commands.migratealltenants import _migrators
 from tests.django.test_fleet_executor import (
     compare_forwards_and_back,
     migration_rows,
     only,
     postgres_catalog,
+    query,
     release,
     run,
     signalled,  # noqa: F401 - a fixture
@@ -109,6 +111,32 @@ def test_tenants_on_several_servers_migrate_in_parallel_within_the_limit(
         assert "migrated           7" in out
         for tenant in tenants:
             assert ("tenantapp", "0002_stock") not in migration_rows(tenant), tenant.tenant_id
+
+
+@pytest.mark.postgres
+def test_a_failing_database_tenant_is_rolled_back_and_the_others_migrate(
+    tenant_factory: Any,
+) -> None:
+    tenants = [
+        tenant_factory(f"fs_fail_{n}", "database", database_config=pg_config(f"fs_fail_{n}", h))
+        for n, h in enumerate(["127.0.0.1", "localhost", "127.0.0.1"])
+    ]
+    broken = tenants[1]
+    query(broken, "CREATE TABLE tenantapp_stock (id int)")
+    with release():
+        with pytest.raises(CommandError, match="1 of 3 tenants were not migrated: fs_fail_1"):
+            run("--jobs", "2", *only(*tenants))
+        # The parent prepared the plan before forking; the workers migrated the tenants.
+        (migrator,) = _migrators.values()
+        assert [plan.tenants for plan in migrator.prepared_plans] == [0]
+        for tenant in tenants:
+            rows = [r for r in migration_rows(tenant) if r[0] == "tenantapp"]
+            if tenant is broken:
+                # 0002 is atomic: nothing of it, nothing after it.
+                assert rows == [("tenantapp", "0001_initial")]
+                assert query(tenant, "SELECT to_regclass('stock_quantity_idx')") == [(None,)]
+            else:
+                assert ("tenantapp", "0004_view") in rows, tenant.tenant_id
 
 
 def test_a_server_limit_below_one_is_a_usage_error() -> None:
