@@ -80,7 +80,7 @@ def _other_receivers(sender: AppConfig, left_out: tuple[Receiver, ...]) -> list[
     if not (isinstance(found, tuple) and len(found) == 2):
         return None
     sync, asynchronous = found
-    if asynchronous or not isinstance(sync, list):
+    if asynchronous or not isinstance(sync, list) or not all(callable(r) for r in sync):
         return None
     return [receiver for receiver in sync if receiver not in left_out]
 
