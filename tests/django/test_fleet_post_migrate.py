@@ -104,3 +104,23 @@ def test_rows_match_djangos_migrate_and_handlers_run_only_where_rows_are_missing
         query(tenants[2], "DELETE FROM auth_permission WHERE codename = 'add_stock'")
         statements(tenants[2], nothing)
         assert type_and_permission_rows(tenants[2]) == expected
+
+
+def test_an_asynchronous_receiver_gets_the_signal_sent_whole(tenant_factory: Any) -> None:
+    tenants = [tenant_factory(f"fpm_async_{n}") for n in range(2)]
+    called: list[str] = []
+
+    async def receiver(sender: Any, using: str, **kwargs: Any) -> None:
+        called.append(sender.label)
+
+    post_migrate.connect(receiver)
+    try:
+        migrator = FleetMigrator()
+        for tenant in tenants:
+            statements(tenant, migrator)
+    finally:
+        post_migrate.disconnect(receiver)
+    # send() runs asynchronous receivers after the others: only a whole send keeps that,
+    # so Django's handlers ran in both tenants.
+    assert migrator.prepared_plans[0].post_migrate.handler_runs == 2
+    assert called.count("tenantapp") == 2
