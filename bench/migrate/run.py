@@ -62,7 +62,8 @@ sys.path.insert(1, str(REQUESTS))
 
 from migbench.worker import VARIANTS  # noqa: E402 - needs the path above
 
-PREFIX = "bench_migrate_"
+#: Scratch databases start with it; another prefix lets two runs share the server.
+PREFIX = os.environ.get("BENCH_MIGRATE_PREFIX", "bench_migrate_")
 SETTINGS = {"omni": "migbench.settings.omni", "dt": "migbench.settings.dt"}
 TOOLS = {"omni": "omnitenant", "dt": "django-tenants 4.0.1"}
 #: Targets from the issue, printed next to the table.

@@ -175,6 +175,36 @@ class PreparedPlan:
         return self.post_migrate.apps
 
 
+class _TenantRecorder(MigrationRecorder):
+    """Django's recorder, asking PostgreSQL for the one table instead of listing them all.
+
+    ``MigrationRecorder.has_table`` lists every table visible on the search path
+    (``introspection.table_names``): PostgreSQL tests the visibility of every relation
+    in ``pg_class``, and with a thousand tenant schemas that is some 50,000 relations and
+    40 to 150 ms per tenant, growing with the fleet. ``to_regclass`` resolves the name on
+    the search path as the visibility test does, through the catalog's index; the kinds
+    that count are those ``table_names`` keeps as tables (ordinary, partitioned and
+    foreign tables; not partitions, views or anything in ``pg_catalog`` / ``pg_toast``).
+    """
+
+    def has_table(self) -> bool:
+        if self._has_table or self.connection.vendor != "postgresql":  # type: ignore[attr-defined]  # private, not in django-stubs
+            return bool(super().has_table())
+        name = self.connection.ops.quote_name(self.Migration._meta.db_table)
+        with self.connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT c.relkind IN ('r', 'p', 'f') AND NOT c.relispartition"
+                " AND n.nspname NOT IN ('pg_catalog', 'pg_toast')"
+                " FROM pg_catalog.pg_class c"
+                " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE c.oid = pg_catalog.to_regclass(%s)",
+                [name],
+            )
+            row = cursor.fetchone()
+        self._has_table = bool(row and row[0])
+        return self._has_table
+
+
 class _TenantExecutor(MigrationExecutor):
     """Django's executor on one tenant's connection, with a loader built elsewhere."""
 
@@ -240,7 +270,7 @@ class FleetMigrator:
 
     def plan(self, alias: str) -> list[tuple[Migration, bool]]:
         """The plan ``migrate`` would run on the connection ``alias``; nothing runs."""
-        return self._prepare(MigrationRecorder(connections[alias])).plan
+        return self._prepare(_TenantRecorder(connections[alias])).plan
 
     def migrate(self, alias: str) -> list[tuple[Migration, bool]]:
         """Migrate the storage behind connection ``alias``; returns the plan it ran.
@@ -252,7 +282,7 @@ class FleetMigrator:
         connection.prepare_database()
         # One recorder for the tenant: it remembers that its table exists (one catalog
         # query instead of four).
-        recorder = MigrationRecorder(connection)
+        recorder = _TenantRecorder(connection)
         prepared = self._prepare(recorder)
         prepared.tenants += 1
         executor = _TenantExecutor(
