@@ -188,7 +188,7 @@ class _TenantRecorder(MigrationRecorder):
     """
 
     def has_table(self) -> bool:
-        if self._has_table or self.connection.vendor != "postgresql":  # type: ignore[attr-defined]  # private, not in django-stubs
+        if self.connection.vendor != "postgresql" or self._has_table:  # type: ignore[has-type]  # set in Django's __init__, untyped in django-stubs
             return bool(super().has_table())
         name = self.connection.ops.quote_name(self.Migration._meta.db_table)
         with self.connection.cursor() as cursor:
@@ -201,8 +201,9 @@ class _TenantRecorder(MigrationRecorder):
                 [name],
             )
             row = cursor.fetchone()
-        self._has_table = bool(row and row[0])
-        return self._has_table
+        found = bool(row and row[0])
+        self._has_table = found
+        return found
 
 
 class _TenantExecutor(MigrationExecutor):
