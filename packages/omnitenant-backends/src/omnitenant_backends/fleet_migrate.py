@@ -188,7 +188,8 @@ class _TenantRecorder(MigrationRecorder):
     """
 
     def has_table(self) -> bool:
-        if self.connection.vendor != "postgresql" or self._has_table:  # type: ignore[has-type]  # set in Django's __init__, untyped in django-stubs
+        # Django's own memo (private): once the table is known to be there, it is.
+        if self.connection.vendor != "postgresql" or getattr(self, "_has_table", False):
             return bool(super().has_table())
         name = self.connection.ops.quote_name(self.Migration._meta.db_table)
         with self.connection.cursor() as cursor:
