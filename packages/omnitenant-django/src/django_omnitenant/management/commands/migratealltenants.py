@@ -566,6 +566,8 @@ def _prepare_before_fork(tenant: Any, options: dict[str, Any]) -> None:
         with get_tenant_backend(tenant).migration_scope() as alias:
             _migrator(options).plan(alias)
     except Exception:
+        # Not this run's failure to report: the worker that migrates this tenant meets
+        # the same error and reports it as the tenant's outcome; the others go on.
         return
 
 
