@@ -18,7 +18,9 @@ one fails.
    rendered states are prepared once per distinct migration state and reused by every
    tenant in that state; only the SQL and the ``RunPython`` code run per tenant.
    ``--executor django`` runs Django's ``migrate`` per tenant instead, and so does
-   ``--fake-initial`` (the output says so).
+   ``--fake-initial`` (the output says so). The plan of the fleet's usual state is
+   prepared here before the workers are forked; tenants go to the workers server by
+   server in turn, at most ``--jobs-per-server`` at once on one database server.
 4. Only tenants in the states of ``MIGRATED_STATES`` (every state with storage: not
    ``provisioning`` or ``failed``) unless ``--include-state`` adds more; the first line
    of output names them.
