@@ -6,6 +6,7 @@
     hatch run bench:migrate --tenants 500
     hatch run bench:migrate --profile omni_j1          # cProfile, scenario A
     hatch run bench:migrate --profile omni_j1 --release   # cProfile, scenario B
+    hatch run bench:migrate --tenants 1000 --dt-tenants 200 --scenarios ABCD
 
 Variants: omnitenant ``--jobs 1`` and ``--jobs 2``; django-tenants 4.0.1 with its standard
 executor and with ``--executor multiprocessing`` (``TENANT_MULTIPROCESSING_MAX_PROCESSES=2``).
