@@ -58,11 +58,16 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     parser.add_argument("--ops", type=int, default=10_000, help="operations per round")
     parser.add_argument("--rounds", type=int, default=7, help="rounds; the best one counts")
     parser.add_argument("--output", type=Path, help="also write the report to this file")
+    parser.add_argument(
+        "--require-redis", action="store_true", help="fail when Redis is not reachable"
+    )
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
 
     run = f"bench-{uuid.uuid4().hex[:8]}"
     use_redis = redis_up()
+    if args.require_redis and not use_redis:
+        sys.exit("Redis at 127.0.0.1:6379 is not reachable (--require-redis)")
     caches_setting: dict[str, dict[str, Any]] = {
         "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
         "locmem": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": run},
