@@ -134,6 +134,29 @@ def test_use_state_reenters_a_captured_state_and_empty_state_clears() -> None:
         TenantContext.use_state(ACME)  # type: ignore[arg-type]  # wrong type on purpose
 
 
+def test_run_in_state_runs_the_call_in_the_state_and_restores_the_one_before() -> None:
+    state = ContextState(tenant=ACME)
+
+    def inside(extra: int) -> tuple[ContextState, int]:
+        return TenantContext.get_state(), extra
+
+    with TenantContext.use_tenant(GLOBEX):
+        before = TenantContext.get_state()
+        assert TenantContext.run_in_state(state, inside, 7) == (state, 7)
+        assert TenantContext.get_state() is before
+
+        def fails() -> None:
+            assert TenantContext.get_tenant() is ACME
+            raise LookupError("the body failed")
+
+        with pytest.raises(LookupError, match="the body failed"):
+            TenantContext.run_in_state(state, fails)
+        assert TenantContext.get_state() is before  # restored after the failure too
+    assert TenantContext.get_state() is EMPTY_STATE
+    with pytest.raises(TypeError, match="ContextState"):
+        TenantContext.run_in_state(ACME, inside, 1)  # type: ignore[arg-type]  # wrong type on purpose
+
+
 def test_context_class_is_not_instantiated() -> None:
     with pytest.raises(TypeError, match="class methods"):
         TenantContext()

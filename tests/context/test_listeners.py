@@ -67,3 +67,22 @@ def test_listener_failing_on_enter_leaves_the_context_unchanged() -> None:
         assert TenantContext.get_state() is EMPTY_STATE
     finally:
         TenantContext.remove_listener(refuser)
+
+
+def test_run_in_state_is_heard_like_use_state(recorder: Recorder) -> None:
+    state = ContextState(tenant=ACME)
+    assert TenantContext.run_in_state(state, TenantContext.get_tenant) is ACME
+    assert recorder.changes == [(EMPTY_STATE, state), (state, EMPTY_STATE)]
+
+
+def test_run_in_state_refused_by_a_listener_runs_nothing_and_changes_nothing() -> None:
+    refuser = Refuser()
+    ran: list[bool] = []
+    TenantContext.add_listener(refuser)
+    try:
+        with pytest.raises(PermissionError):
+            TenantContext.run_in_state(ContextState(tenant=ACME), lambda: ran.append(True))
+    finally:
+        TenantContext.remove_listener(refuser)
+    assert ran == []
+    assert TenantContext.get_state() is EMPTY_STATE

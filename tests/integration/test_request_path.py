@@ -11,10 +11,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse
-from django.test import RequestFactory
+from django.test import RequestFactory, override_settings
 
-from django_omnitenant.middleware import TenantMiddleware
+from django_omnitenant.middleware import TenantMiddleware, forget_accepted_hosts
 from omnitenant_context import ContextState, TenantContext
 from omnitenant_resolvers import HOST_ATTRIBUTE, CustomDomainTenantResolver
 from tests.testapp.models import Domain
@@ -35,12 +36,51 @@ class _CountingRequest:
 
 @pytest.mark.django_db
 def test_the_middleware_validates_a_request_host_once() -> None:
+    forget_accepted_hosts()
     request = RequestFactory().get("/", HTTP_HOST="Nobody.Example.Test:8000")
     counter = _CountingRequest(request)
     response = TenantMiddleware(lambda request: HttpResponse("served"))(request)
     assert response.status_code == 404  # the resolver was asked, and found no tenant
     assert counter.calls == 1
     assert getattr(request, HOST_ATTRIBUTE) == "nobody.example.test"
+
+
+@pytest.mark.django_db
+def test_an_accepted_host_is_not_validated_again_until_the_host_settings_change() -> None:
+    forget_accepted_hosts()
+    middleware = TenantMiddleware(lambda request: HttpResponse("served"))
+    factory = RequestFactory()
+    with override_settings(ALLOWED_HOSTS=[".example.test"]):
+        first = factory.get("/", HTTP_HOST="Nobody.Example.Test")
+        assert middleware(first).status_code == 404
+        again = factory.get("/", HTTP_HOST="Nobody.Example.Test")
+        counter = _CountingRequest(again)
+        assert middleware(again).status_code == 404
+        assert counter.calls == 0  # Django's validation of that raw host was remembered
+        assert getattr(again, HOST_ATTRIBUTE) == "nobody.example.test"
+    # A change of ALLOWED_HOSTS forgets it: the same host is now refused.
+    with override_settings(ALLOWED_HOSTS=[".other.test"]):
+        refused = factory.get("/", HTTP_HOST="Nobody.Example.Test")
+        counter = _CountingRequest(refused)
+        assert middleware(refused).status_code == 400
+        assert counter.calls == 1
+        # ...and a refused host is never remembered.
+        refused_again = factory.get("/", HTTP_HOST="Nobody.Example.Test")
+        assert middleware(refused_again).status_code == 400
+
+
+@pytest.mark.django_db
+def test_a_request_class_with_its_own_get_host_is_always_asked() -> None:
+    class OwnRules(HttpRequest):
+        def get_host(self) -> str:
+            raise DisallowedHost("this project refuses every host")
+
+    forget_accepted_hosts()
+    middleware = TenantMiddleware(lambda request: HttpResponse("served"))
+    assert middleware(RequestFactory().get("/", HTTP_HOST="nobody.example.test")).status_code == 404
+    request = RequestFactory().get("/", HTTP_HOST="nobody.example.test")
+    request.__class__ = OwnRules
+    assert middleware(request).status_code == 400
 
 
 def test_a_resolver_reads_the_host_the_middleware_left_and_asks_the_request_otherwise() -> None:

@@ -188,10 +188,11 @@ def _close_own(released: list[tuple[str, BaseDatabaseWrapper]]) -> None:
             _last.alias = None
 
 
-def release_requested() -> None:
+def release_requested(**_signal: object) -> None:
     """Close the current thread's connections other threads asked it to release.
 
-    Connected to ``request_finished``; also runs whenever the thread takes a new holding.
+    Connected to ``request_finished`` itself (the signal's arguments are ignored; no
+    frame around it on every request); also runs whenever the thread takes a new holding.
     """
     me = threading.get_ident()
     if me not in _requested:  # no lock on the common path: nothing asked

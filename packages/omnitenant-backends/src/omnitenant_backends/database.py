@@ -138,13 +138,12 @@ def tenant_database_alias(tenant: Tenant) -> str:
     return alias
 
 
-def release_requested_connections() -> None:
-    """Close the current thread's tenant connections that other threads asked it to release.
-
-    The Django app calls it at ``request_finished``: a thread may only close its own
-    connections, so one that exceeds the per-process bound is released by its owner.
-    """
-    release_requested()
+#: Close the current thread's tenant connections that other threads asked it to release.
+#: The Django app connects it to ``request_finished`` (it accepts and ignores the signal's
+#: arguments): a thread may only close its own connections, so one that exceeds the
+#: per-process bound is released by its owner. The function itself, not a wrapper: it
+#: runs at the end of every request.
+release_requested_connections = release_requested
 
 
 def _register(alias: str, tenant: Tenant) -> dict[str, Any]:

@@ -6,7 +6,8 @@ import threading
 from contextvars import ContextVar, Token
 from dataclasses import replace
 from types import TracebackType
-from typing import final
+from collections.abc import Callable
+from typing import Any, TypeVar, final
 
 from omnitenant_context._identifiers import check_identifier
 from omnitenant_context._protocols import ContextListener
@@ -15,6 +16,8 @@ from omnitenant_context._tenant import Tenant
 from omnitenant_context.exceptions import NoTenantActive
 
 __all__ = ["TenantContext", "TenantScope"]
+
+_R = TypeVar("_R")
 
 
 _state: ContextVar[ContextState] = ContextVar("omnitenant_context_state", default=EMPTY_STATE)
@@ -127,10 +130,11 @@ class TenantContext:
             )
         return tenant
 
-    @staticmethod
-    def get_state() -> ContextState:
-        """Return the current :class:`ContextState` (immutable; safe to keep)."""
-        return _state.get()
+    #: ``TenantContext.get_state()`` returns the current :class:`ContextState`
+    #: (immutable; safe to keep). It is the context variable's own ``get``: the router and
+    #: the engine call it for every query, and a Python function around it would add a
+    #: frame to each call.
+    get_state: Callable[[], ContextState] = staticmethod(_state.get)  # type: ignore[assignment]  # a builtin method, typed as what it returns
 
     @staticmethod
     def is_master() -> bool:
@@ -194,6 +198,26 @@ class TenantContext:
         if not isinstance(state, ContextState):
             raise TypeError(f"use_state() needs a ContextState, got {type(state).__name__}.")
         return TenantScope(state)
+
+    @staticmethod
+    def run_in_state(state: ContextState, func: Callable[..., _R], /, *args: Any) -> _R:
+        """``func(*args)`` run in ``state``: the same as ``with use_state(state): func(*args)``.
+
+        One call instead of a scope object and its ``__enter__`` / ``__exit__``, for code
+        that runs once per request (the middleware, the response's ``close()``). Listeners
+        are told as with :meth:`use_state`, and the previous state is restored however
+        ``func`` ends.
+        """
+        if not isinstance(state, ContextState):
+            raise TypeError(f"run_in_state() needs a ContextState, got {type(state).__name__}.")
+        if _listeners:
+            with TenantScope(state):
+                return func(*args)
+        token = _state.set(state)
+        try:
+            return func(*args)
+        finally:
+            _state.reset(token)
 
     @staticmethod
     def add_listener(listener: ContextListener) -> None:

@@ -25,6 +25,7 @@ from django_omnitenant.contenttypes import (
     install_content_type_cache,
     uninstall_content_type_cache,
 )
+from django_omnitenant.middleware import HOST_SETTINGS, forget_accepted_hosts
 from django_omnitenant.scopedrift import check_scope_drift
 from django_omnitenant.signals import connect_activation_signals, disconnect_activation_signals
 from django_omnitenant.signing import apply_signing_setting
@@ -55,7 +56,9 @@ def bootstrap() -> None:
         # A schema made again under an old name may number its content types anew.
         for signal in (tenant_created, tenant_deleted):
             signal.connect(_forget_content_types, dispatch_uid="omnitenant-content-types")
-    request_finished.connect(_release_requested, dispatch_uid="omnitenant-release-connections")
+    request_finished.connect(
+        release_requested_connections, dispatch_uid="omnitenant-release-connections"
+    )
     apply_transaction_following()
     setting_changed.connect(_settings_changed, dispatch_uid="omnitenant-transaction-following")
 
@@ -72,11 +75,9 @@ def apply_transaction_following() -> None:
         stop_following_tenant_transactions()
 
 
-def _release_requested(**kwargs: object) -> None:
-    release_requested_connections()
-
-
 def _settings_changed(*, setting: str, **kwargs: object) -> None:
+    if setting in HOST_SETTINGS:
+        forget_accepted_hosts()
     if setting == "OMNITENANT_CONFIG":
         backend_settings.reload()  # whichever receiver runs first, read the new value
         apply_transaction_following()

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, nullcontext
+from functools import partial
 from types import ModuleType
 from typing import Any, cast
 
@@ -117,6 +118,50 @@ def _state_of(tenant: Tenant) -> ContextState:
     return state
 
 
+# Hosts Django's ``get_host()`` accepted, normalised, by the raw value it read them from
+# (``_get_raw_host()``: X-Forwarded-Host when trusted, else Host or SERVER_NAME). Its
+# check against ALLOWED_HOSTS depends only on that value and the settings, so a host
+# accepted once is accepted again until a setting changes (``forget_accepted_hosts`` runs
+# on setting_changed); a refused host is never kept. Django validates again in
+# CommonMiddleware; this spares the second full validation of each request. Bounded.
+_accepted_hosts: dict[str, str] = {}
+_MAX_ACCEPTED_HOSTS = 4096
+_DJANGO_GET_HOST = HttpRequest.get_host
+HOST_SETTINGS = frozenset({"ALLOWED_HOSTS", "DEBUG", "USE_X_FORWARDED_HOST", "USE_X_FORWARDED_PORT"})
+
+
+def _accepted_host(request: HttpRequest) -> str:
+    """The request's host, validated by Django and normalised (raises for a bad one)."""
+    if type(request).get_host is not _DJANGO_GET_HOST:
+        return _normalize(request.get_host())  # a request class with its own rules
+    raw = request._get_raw_host()
+    host = _accepted_hosts.get(raw)
+    if host is None:
+        host = _normalize(request.get_host())
+        if len(_accepted_hosts) >= _MAX_ACCEPTED_HOSTS:
+            _accepted_hosts.clear()
+        _accepted_hosts[raw] = host
+    return host
+
+
+def forget_accepted_hosts() -> None:
+    """Forget every accepted host (the host settings changed)."""
+    _accepted_hosts.clear()
+
+
+# An active tenant's resolution without a mount point or URLconf, by tenant object: kept
+# like ``_states`` (by id, holding the tenant, bounded). Never mutated once made.
+_plain_resolutions: dict[int, _Resolution] = {}
+_ACTIVE = TenantStatus.ACTIVE
+
+
+def _remember_plain_resolution(tenant: Tenant) -> _Resolution:
+    if len(_plain_resolutions) >= _MAX_STATES:
+        _plain_resolutions.clear()
+    resolution = _plain_resolutions[id(tenant)] = _Resolution(tenant)
+    return resolution
+
+
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -192,7 +237,7 @@ class TenantMiddleware:
     def _resolve(self, request: HttpRequest) -> _Resolution:
         conf, resolver = self._configure()
         try:
-            host = _normalize(request.get_host())
+            host = _accepted_host(request)
         except (InvalidHost, DisallowedHost):
             return _Resolution(response=HttpResponseBadRequest("Bad Request: invalid host."))
         # The resolver reads it from here instead of validating the host again.
@@ -210,6 +255,17 @@ class TenantMiddleware:
         return self._admit_tenant(request, tenant, conf)
 
     def _admit_tenant(self, request: HttpRequest, tenant: Tenant, conf: AppSettings) -> _Resolution:
+        if (
+            getattr(tenant, "status", _ACTIVE) == _ACTIVE
+            and self._mounting is None
+            and not self._urlconfs_by_host_kind
+        ):
+            # Most requests: an active tenant served as it is. That resolution holds
+            # nothing of the request, so one per tenant object serves them all.
+            resolution = _plain_resolutions.get(id(tenant))
+            if resolution is None or resolution.tenant is not tenant:
+                resolution = _remember_plain_resolution(tenant)
+            return resolution
         read_only = False
         if getattr(tenant, "status", TenantStatus.ACTIVE) != TenantStatus.ACTIVE:
             refusal = _gate(tenant, request, conf)
@@ -248,8 +304,7 @@ class TenantMiddleware:
             request.urlconf = resolution.urlconf  # type: ignore[assignment]  # Django accepts a module too
         if resolution.mount is None and not resolution.read_only:
             # The common case, without the context managers it does not need.
-            with TenantContext.use_state(resolution.state):
-                response = self.get_response(request)
+            response = TenantContext.run_in_state(resolution.state, self.get_response, request)
             return _keep_tenant_after_return(response, resolution.state)
         with TenantContext.use_state(resolution.state), resolution.mounted(request):
             if resolution.read_only and resolution.tenant is not None:
@@ -309,8 +364,9 @@ def _keep_tenant_after_return(response: Any, state: ContextState) -> Any:
         return response
     # The servers (WSGI and Django's ASGI handler) call response.close() once the body
     # is sent: it sends request_finished, whose receivers must see the tenant whose
-    # request finished. An attribute of this one response, nothing global.
-    response.close = _CloseIn(state, response.close)
+    # request finished. An attribute of this one response, nothing global; a partial
+    # (no Python frame of its own) around the context's one-call switch.
+    response.close = partial(TenantContext.run_in_state, state, response.close)
     if not isinstance(response, StreamingHttpResponse):
         return response
     if response.is_async:
@@ -322,20 +378,6 @@ def _keep_tenant_after_return(response: Any, state: ContextState) -> Any:
             state, cast("Iterable[bytes]", response.streaming_content)
         )
     return response
-
-
-class _CloseIn:
-    """``response.close`` run inside the request's tenant."""
-
-    __slots__ = ("close", "state")
-
-    def __init__(self, state: ContextState, close: Callable[[], None]) -> None:
-        self.state = state
-        self.close = close
-
-    def __call__(self) -> None:
-        with TenantContext.use_state(self.state):
-            self.close()
 
 
 def _chunks_in(state: ContextState, content: Iterable[bytes]) -> Iterator[bytes]:

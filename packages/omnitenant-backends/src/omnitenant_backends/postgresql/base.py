@@ -362,7 +362,11 @@ class DatabaseWrapper(postgresql_base.DatabaseWrapper):
         cursor = super().create_cursor(name)
         if self._path_suspended:
             return cursor
-        wanted = self._wanted()
+        if self.omnitenant_master_route or TenantContext.get_state() is not self._memo_state:
+            wanted = self._wanted()
+        else:
+            # The warm path: the memo (path and read-only flag) was made for this state.
+            wanted = self._memo_path
         # The flag is read only for a read-only tenant: active ones pay nothing for it.
         read_only = self._memo_read_only and not writes_allowed_in_maintenance()
         if name:

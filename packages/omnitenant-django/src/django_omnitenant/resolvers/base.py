@@ -29,16 +29,16 @@ class DjangoStoreMixin:
     def store(self) -> TenantStore:
         if self._store is not None:
             return self._store
-        return _process_store()
+        # Once per request: the imported function straight away, no frame around it.
+        return (_get_tenant_store or _import_store())()
 
 
-def _process_store() -> TenantStore:
+def _import_store() -> Callable[[], TenantStore]:
     global _get_tenant_store  # noqa: PLW0603 - the import, done once (it needs the apps)
-    if _get_tenant_store is None:
-        from django_omnitenant.stores import get_tenant_store  # noqa: PLC0415 - needs apps
+    from django_omnitenant.stores import get_tenant_store  # noqa: PLC0415 - needs apps
 
-        _get_tenant_store = get_tenant_store
-    return _get_tenant_store()
+    _get_tenant_store = get_tenant_store
+    return get_tenant_store
 
 
 _get_tenant_store: Callable[[], TenantStore] | None = None
