@@ -640,6 +640,28 @@ def test_without_memo_a_clear_by_another_cache_object_is_seen_at_once() -> None:
     one.clear()
 
 
+def test_locmem_sees_a_clear_by_another_cache_object_within_one_scope() -> None:
+    # One scope, so one context state all along: the key prefix LocMem remembers for
+    # that state must still follow the tenant's generation.
+    location = uuid.uuid4().hex
+    one, two = LocMemCache(location, {}), LocMemCache(location, {})
+    with TenantContext.use_tenant(acme):
+        one.set("k", "v")
+        assert two.get("k") == "v"
+        two.clear()
+        assert one.get("k") is None
+        one.set("k", "again")
+        two.clear_namespace(acme.cache_namespace)
+        assert one.get("k") is None
+        with TenantContext.use_master_db():
+            one.set("k", "global")
+        assert one.get("k") is None  # the tenant's key, not the global one
+        with TenantContext.use_tenant(globex):
+            assert one.get("k") is None
+    assert one.get("k") == "global"
+    one.clear()
+
+
 def test_memo_sees_its_own_clear_at_once_and_others_after_the_memo_time(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -238,7 +238,10 @@ class TenantCacheMixin(BaseCache):
         if tenant is None or state.master:
             return self.key_prefix
         namespace = check_namespace(tenant.cache_namespace)
-        generation = self._generation(state, namespace)
+        return self._tenant_prefix(namespace, self._generation(state, namespace))
+
+    def _tenant_prefix(self, namespace: str, generation: int) -> str:
+        """The key prefix of a tenant's entries in one generation."""
         return f"{self.key_prefix}{SEPARATOR}{namespace}{SEPARATOR}{generation}"
 
     def _tenant_key_parts(self, key: Any, version: int | None) -> tuple[str, str, str] | None:
@@ -668,6 +671,37 @@ class LocMemCache(TenantCacheMixin, DjangoLocMemCache):
     def __init__(self, location: str, params: dict[str, Any]) -> None:
         super().__init__(location, params)
         self._generations = _locmem_generations.setdefault(location, {})
+        # The last scope's prefix: (context state, namespace or None when global, the
+        # generation the prefix was built with, prefix). States are immutable and reused
+        # for a whole scope (a request), so an identity check and one look at the current
+        # generation replace rebuilding the prefix on every operation.
+        self._last_scope: tuple[ContextState | None, str | None, int, str] = (None, None, 0, "")
+
+    def make_key(self, key: Any, version: int | None = None) -> str:
+        """As the mixin's, with the scope's prefix memoised per state and generation."""
+        if version is None:
+            version = self.version
+        state = TenantContext.get_state()
+        last = self._last_scope
+        if _pin.get() is not None:
+            # A bulk call or a generation read fixed the prefix: the mixin's rules.
+            return super().make_key(key, version)
+        if last[0] is not state or (
+            last[1] is not None and self._generations.get(last[1]) != last[2]
+        ):
+            last = self._last_scope = self._scope_of(state)
+        made: str = self.key_func(key, last[3], version)
+        return made
+
+    def _scope_of(self, state: ContextState) -> tuple[ContextState, str | None, int, str]:
+        tenant = state.tenant
+        if tenant is None or state.master:
+            return (state, None, 0, self.key_prefix)
+        namespace = check_namespace(tenant.cache_namespace)
+        # The generation the prefix is built with is the one kept: a clear meanwhile
+        # changes it, and the next operation builds the prefix again.
+        generation = self._generation(state, namespace)
+        return (state, namespace, generation, self._tenant_prefix(namespace, generation))
 
     def _generation(self, state: ContextState, namespace: str) -> int:
         generation = self._generations.get(namespace)

@@ -360,7 +360,7 @@ def _tenant_model_overrides_urlconf() -> bool:
 
 def _keep_tenant_after_return(response: Any, state: ContextState) -> Any:
     """Make what runs after the middleware returned run in the request's tenant too."""
-    if state.is_empty:
+    if state.tenant is None and state.is_empty:  # a tenant's state never is: no call
         return response
     # The servers (WSGI and Django's ASGI handler) call response.close() once the body
     # is sent: it sends request_finished, whose receivers must see the tenant whose
