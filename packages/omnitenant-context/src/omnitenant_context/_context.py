@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from contextvars import ContextVar, Token
 from dataclasses import replace
 from types import TracebackType
-from collections.abc import Callable
 from typing import Any, TypeVar, final
 
 from omnitenant_context._identifiers import check_identifier
@@ -134,7 +134,7 @@ class TenantContext:
     #: (immutable; safe to keep). It is the context variable's own ``get``: the router and
     #: the engine call it for every query, and a Python function around it would add a
     #: frame to each call.
-    get_state: Callable[[], ContextState] = staticmethod(_state.get)  # type: ignore[assignment]  # a builtin method, typed as what it returns
+    get_state: Callable[[], ContextState] = staticmethod(_state.get)
 
     @staticmethod
     def is_master() -> bool:

@@ -127,14 +127,17 @@ def _state_of(tenant: Tenant) -> ContextState:
 _accepted_hosts: dict[str, str] = {}
 _MAX_ACCEPTED_HOSTS = 4096
 _DJANGO_GET_HOST = HttpRequest.get_host
-HOST_SETTINGS = frozenset({"ALLOWED_HOSTS", "DEBUG", "USE_X_FORWARDED_HOST", "USE_X_FORWARDED_PORT"})
+#: The settings ``get_host()`` depends on: a change of any forgets the accepted hosts.
+HOST_SETTINGS = frozenset(
+    {"ALLOWED_HOSTS", "DEBUG", "USE_X_FORWARDED_HOST", "USE_X_FORWARDED_PORT"}
+)
 
 
 def _accepted_host(request: HttpRequest) -> str:
     """The request's host, validated by Django and normalised (raises for a bad one)."""
     if type(request).get_host is not _DJANGO_GET_HOST:
         return _normalize(request.get_host())  # a request class with its own rules
-    raw = request._get_raw_host()
+    raw: str = request._get_raw_host()  # type: ignore[attr-defined]  # Django's, not in the stubs
     host = _accepted_hosts.get(raw)
     if host is None:
         host = _normalize(request.get_host())
