@@ -20,11 +20,11 @@ from typing import Any, Final
 
 from django.db import DatabaseError, connections
 
-from django_omnitenant.conf import OmnitenantConfigurationError, app_settings, backend_settings
+from django_omnitenant.conf import OmnitenantConfigurationError, app_settings
 from django_omnitenant.constants import TenantStatus
-from omnitenant_backends.database import tenant_database_alias
+from omnitenant_backends.placement import storage_alias
 from omnitenant_backends.postgresql.base import DatabaseWrapper as EngineWrapper
-from omnitenant_context import IsolationType, OmnitenantError, Tenant, TenantContext, TenantInactive
+from omnitenant_context import OmnitenantError, Tenant, TenantContext, TenantInactive
 
 __all__ = [
     "KNOWN_STATES",
@@ -71,12 +71,6 @@ def suspended_status_code() -> int:
     return 404 if app_settings().suspended_response == "not_found" else 403
 
 
-def _storage_alias(tenant: Tenant) -> str:
-    if tenant.isolation_type == IsolationType.DATABASE:
-        return tenant_database_alias(tenant)
-    return backend_settings().master_database
-
-
 def set_read_only(tenant: Tenant, on: bool) -> None:
     """Switch the connection of ``tenant``'s storage to read-only transactions or back.
 
@@ -87,7 +81,7 @@ def set_read_only(tenant: Tenant, on: bool) -> None:
     engine makes each of its transactions read-only already, and a session setting would
     stick to a server connection that a transaction-mode pooler hands to other clients.
     """
-    connection = connections[_storage_alias(tenant)]
+    connection = connections[storage_alias(tenant)]
     if isinstance(connection, EngineWrapper) and getattr(tenant, "is_read_only", False):
         return
     if connection.vendor == "postgresql":

@@ -18,7 +18,7 @@ from typing import Any
 from django.conf import settings
 
 from omnitenant_backends import tenant_database_settings
-from omnitenant_backends.conf import backend_settings
+from omnitenant_backends.placement import UnknownServer, tenant_server
 from omnitenant_context import IsolationType
 
 __all__ = ["run_per_server", "server_key"]
@@ -29,13 +29,18 @@ _POSTGRES_PORT = "5432"
 def server_key(tenant: Any) -> str:
     """The server a tenant's migration runs on: ``HOST:PORT`` of its connection settings.
 
-    A database tenant's own settings; every other tenant lives in the master database.
-    All SQLite files are one "server" (the local disk).
+    A database tenant's own settings; a schema tenant's are those of the ``DATABASES``
+    alias it is placed on (docs/scaling.md; the master by default). All SQLite files are
+    one "server" (the local disk). A schema tenant placed on an alias that no longer
+    exists gets a key of its own: its migration fails and says why.
     """
     if tenant.isolation_type == IsolationType.DATABASE:
         entry = tenant_database_settings(tenant)
     else:
-        entry = settings.DATABASES[backend_settings().master_database]
+        try:
+            entry = settings.DATABASES[tenant_server(tenant)]
+        except UnknownServer:
+            return f"unknown server {tenant.server!r}"
     return settings_server_key(entry)
 
 
