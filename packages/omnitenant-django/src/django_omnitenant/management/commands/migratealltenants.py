@@ -9,12 +9,12 @@ one fails.
 2. Which tenants are up to date is read in one pass: one statement pair per server
    for all its schema tenants, one query per database tenant; those are skipped without a
    ``migrate`` run (``--no-skip`` runs them all).
-3. The others are migrated by ``--jobs`` worker processes (default: one per server
-   among them, the tenants of the servers taken in turn, so the servers work in
-   parallel). Each tenant is locked while
-   it migrates (a PostgreSQL advisory lock, or a file lock when the master database is
-   not PostgreSQL): a second run at the same time reports the tenant as locked instead of
-   migrating it twice.
+3. The others are migrated by ``--jobs`` worker processes (default: one per server of
+   schema tenants among them, the servers' tenants taken in turn, so the servers work
+   in parallel; with one server, none: the command migrates them in its own process).
+   Each tenant is locked while it migrates (a PostgreSQL advisory lock, or a file lock
+   when the master database is not PostgreSQL): a second run at the same time reports
+   the tenant as locked instead of migrating it twice.
    Each worker migrates its tenants with the fleet executor
    (:mod:`omnitenant_backends.fleet_migrate`): the migration graph, the plan and the
    rendered states are prepared once per distinct migration state and reused by every
@@ -166,8 +166,8 @@ class Command(BaseCommand):
             "-j",
             type=positive_int,
             default=None,
-            help="Worker processes (at least 1; default: one per server holding tenants "
-            "to migrate, so each server migrates its own in parallel).",
+            help="Worker processes (at least 1; default: one per server holding schema "
+            "tenants to migrate, so each server migrates its own in parallel).",
         )
         parser.add_argument(
             "--jobs-per-server",
@@ -491,7 +491,17 @@ class Command(BaseCommand):
         # server migrates its own tenants in parallel with the others.
         tasks = [(server_key(tenant), (tenant.tenant_id, options)) for tenant in tenants]
         if jobs is None:
-            jobs = len({server for server, _ in tasks})
+            # One worker per server of schema tenants: with one server, as before, one.
+            jobs = max(
+                1,
+                len(
+                    {
+                        server
+                        for tenant, (server, _) in zip(tenants, tasks)
+                        if tenant.isolation_type == IsolationType.SCHEMA
+                    }
+                ),
+            )
         if jobs == 1 or len(tenants) == 1:
             for tenant in tenants:
                 yield migrate_one(tenant.tenant_id, options)
