@@ -497,7 +497,7 @@ class Command(BaseCommand):
                 len(
                     {
                         server
-                        for tenant, (server, _) in zip(tenants, tasks)
+                        for tenant, (server, _) in zip(tenants, tasks, strict=True)
                         if tenant.isolation_type == IsolationType.SCHEMA
                     }
                 ),
