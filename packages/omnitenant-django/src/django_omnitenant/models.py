@@ -423,6 +423,29 @@ class BaseDomain(models.Model):
         super().save(*args, **kwargs)
 
 
+def _change_storage(tenant: BaseTenant, *, status: str, **values: Any) -> None:
+    """Change the storage fields of ``tenant`` (``isolation_type``, ``database_config``).
+
+    The one way past the protection of the storage names, for
+    :mod:`django_omnitenant.moves` only: a move has made and verified the new storage and
+    calls this inside the master transaction that switches the tenant to it. A
+    compare-and-set on ``status``: nothing changes if the tenant left it meanwhile.
+    """
+    token = _checked_bulk_update.set(True)
+    try:
+        changed = type(tenant)._default_manager.filter(pk=tenant.pk, status=status).update(**values)
+    finally:
+        _checked_bulk_update.reset(token)
+    if not changed:
+        raise ValidationError(
+            f"Tenant {tenant.tenant_id!r} is no longer {status}; its storage was not changed.",
+            code="changed_meanwhile",
+        )
+    for name, value in values.items():
+        setattr(tenant, name, value)
+    tenant._stored_storage_names = tenant._storage_names()
+
+
 def _database_name(config: object) -> object:
     return config.get(_DATABASE_NAME_KEY) if isinstance(config, dict) else None
 
