@@ -188,3 +188,67 @@ def django_db_setup(
     yield
     with django_db_blocker.unblock():
         teardown_databases(config, verbosity=request.config.option.verbose)
+
+
+# -- a second PostgreSQL server (placement of schema tenants across servers) -------------
+
+#: The ``DATABASES`` alias under which ``second_server`` adds the second cluster.
+SECOND_SERVER = "second"
+
+
+@pytest.fixture(scope="session")
+def second_cluster() -> Iterator[Any]:
+    """A PostgreSQL 15 cluster of this run's own (tests/second_cluster.py), for the session.
+
+    Started on first use, stopped (``pg_ctl stop`` on its data directory) at the end. When
+    it cannot be started the test is skipped, or fails under OMNITENANT_REQUIRE_SERVICES=1.
+    """
+    from tests.second_cluster import SecondCluster, remove_abandoned_clusters
+
+    remove_abandoned_clusters()
+    try:
+        cluster = SecondCluster(os.environ["OMNITENANT_TEST_RUN"])
+        cluster.create_database("omnitenant")
+    except Exception as exc:
+        message = f"a second PostgreSQL cluster could not be started: {exc}"
+        if services_required():
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def second_server(second_cluster: Any, live_db: None) -> Iterator[str]:
+    """The second cluster as the ``DATABASES`` alias ``"second"``, for one test.
+
+    Only inside the test: elsewhere the placement policy must not see a second server.
+    The alias joins ``settings.DATABASES`` (``override_settings``, so omnitenant's settings
+    reload) and the connection handler's own copy, as a project's settings would have it.
+    """
+    import warnings
+
+    from django.conf import settings
+    from django.db import connections
+    from django.test import override_settings
+
+    entry = second_cluster.database_settings("omnitenant")
+    override = override_settings(DATABASES={**settings.DATABASES, SECOND_SERVER: entry})
+    with warnings.catch_warnings():
+        # Django warns that overriding DATABASES does not reconnect: the handler's copy
+        # is given the alias below.
+        warnings.simplefilter("ignore", UserWarning)
+        override.enable()
+    handler_settings = connections.settings
+    handler_settings[SECOND_SERVER] = connections.configure_settings(
+        {"default": handler_settings["default"], SECOND_SERVER: entry}
+    )[SECOND_SERVER]
+    try:
+        yield SECOND_SERVER
+    finally:
+        connections[SECOND_SERVER].close()
+        del connections[SECOND_SERVER]
+        del handler_settings[SECOND_SERVER]
+        override.disable()

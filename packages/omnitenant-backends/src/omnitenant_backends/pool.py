@@ -73,7 +73,7 @@ def is_pool_schema(schema_name: str) -> bool:
 
 
 def pool_schemas(*, using: str | None = None) -> list[str]:
-    """The pool schemas of the master database, sorted (oldest name order)."""
+    """The pool schemas of one server (default: the master), sorted (oldest name order)."""
     alias = using or backend_settings().master_database
     with connections[alias].cursor() as cursor:
         cursor.execute(
@@ -158,6 +158,8 @@ class _Seed:
     isolation_type: str = "schema"
     database_alias: str = ""
     cache_namespace: str = ""
+    #: The server the schema is made on (see :mod:`omnitenant_backends.placement`).
+    server: str = ""
 
 
 def fill_pool(size: int | None = None, *, using: str | None = None) -> PoolReport:
@@ -196,7 +198,7 @@ def fill_pool(size: int | None = None, *, using: str | None = None) -> PoolRepor
     while len(ready) + made < wanted:
         token = uuid.uuid4().hex[:20]
         name = f"omnitenant_pool_new_{token}"
-        seed = _Seed(tenant_id=name, schema_name=name)
+        seed = _Seed(tenant_id=name, schema_name=name, server=alias)
         with transaction.atomic(using=alias):
             SchemaTenantBackend(seed).make_schema(run_migrations=True)
             with connections[alias].cursor() as cursor:

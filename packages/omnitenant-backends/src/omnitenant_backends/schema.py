@@ -31,6 +31,7 @@ from omnitenant_backends._clone import clone_schema, cloning_template, prepare_s
 from omnitenant_backends._dependents import StorageInUse, outside_dependents
 from omnitenant_backends._scope import schema_migration
 from omnitenant_backends.conf import OmnitenantConfigurationError, backend_settings
+from omnitenant_backends.placement import tenant_server
 from omnitenant_backends.pool import POOL_PREFIX, claim_pool_schema
 from omnitenant_context import IsolationType, Tenant, TenantContext, check_identifier
 
@@ -71,7 +72,7 @@ def is_shared_schema(schema_name: str) -> bool:
 
 
 def schema_exists(schema_name: str, *, using: str | None = None) -> bool:
-    """Tell whether the schema exists in the master database."""
+    """Tell whether the schema exists in the database of ``using`` (default: the master)."""
     alias = using or backend_settings().master_database
     with connections[alias].cursor() as cursor:
         cursor.execute(
@@ -128,7 +129,11 @@ class SchemaTenantBackend(BaseTenantBackend):
 
     @property
     def alias(self) -> str:
-        return backend_settings().master_database
+        """The server (``DATABASES`` alias) that holds the tenant's schema."""
+        return tenant_server(self.tenant)
+
+    def _migrate_database_alias(self) -> str:
+        return self.alias
 
     def exists(self) -> bool:
         """Tell whether the tenant's schema exists."""

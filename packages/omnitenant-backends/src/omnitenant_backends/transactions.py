@@ -1,19 +1,21 @@
-"""Transactions of database tenants: ``atomic()`` covers the active tenant's database.
+"""Transactions of tenants off the master: ``atomic()`` covers the active tenant's connection.
 
-A database tenant's rows live on its own connection alias, but ``transaction.atomic()``
-(and ``ATOMIC_REQUESTS``) open a transaction on the master's ``default`` alias only. Left
-alone, a rolled-back block would keep the tenant's writes. Two mechanisms close that gap:
+A database tenant's rows live on its own connection alias, and a schema tenant placed on
+another server (:mod:`omnitenant_backends.placement`) on that server's alias, but
+``transaction.atomic()`` (and ``ATOMIC_REQUESTS``) open a transaction on the master's
+``default`` alias only. Left alone, a rolled-back block would keep the tenant's writes.
+Two mechanisms close that gap:
 
 * **Following** (``OMNITENANT_CONFIG["ATOMIC_FOLLOWS_TENANT"]``, on by default; switched
   on by ``django_omnitenant``'s app start-up, never at import): an atomic block opened on
   the default alias (``atomic()``, ``atomic(using="default")``, ``ATOMIC_REQUESTS``)
-  while a database tenant is active also opens one, with the same ``savepoint`` and
+  while such a tenant is active also opens one, with the same ``savepoint`` and
   ``durable``, on the tenant's alias. Both end together: an exception or
   ``set_rollback(True)`` on either rolls back both; otherwise the tenant's block commits
   first, then the master's (an error committing the tenant rolls the master back). There
   is no two-phase commit: if the master's own COMMIT fails after the tenant's succeeded,
   the tenant keeps its rows.
-* **Refusing** (always on): a write routed to a database tenant while the default
+* **Refusing** (always on): a write routed to such a tenant while the default
   connection is inside an atomic block that the tenant's connection is not in raises
   :class:`~django.db.transaction.TransactionManagementError` instead of writing outside
   the transaction. With following on this only happens when the code enters another
@@ -34,7 +36,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.transaction import Atomic, TransactionManagementError, set_rollback
 
 from omnitenant_backends.conf import backend_settings
-from omnitenant_context import IsolationType, Tenant, TenantContext
+from omnitenant_context import IsolationType, TenantContext
 
 __all__ = [
     "check_tenant_write",
@@ -52,7 +54,7 @@ _originals: tuple[Any, Any] | None = None
 
 
 def follow_tenant_transactions() -> None:
-    """Make atomic blocks on the default alias cover the active database tenant (idempotent)."""
+    """Make atomic blocks on the default alias cover the active tenant's connection (idempotent)."""
     global _originals  # noqa: PLW0603 - the one switch of this module
     with _install_lock:
         if _originals is not None:
@@ -109,24 +111,32 @@ def is_following_tenant_transactions() -> bool:
     return _originals is not None
 
 
-def _active_database_tenant() -> Tenant | None:
+def _active_tenant_alias() -> str | None:
+    """The alias of the active tenant's own connection, when it is not the master's.
+
+    A database tenant's alias, or the server of a schema tenant placed off the master.
+    """
     state = TenantContext.get_state()
     tenant = state.tenant
-    if tenant is None or state.master or tenant.isolation_type != IsolationType.DATABASE:
+    if tenant is None or state.master:
         return None
-    return tenant
+    if tenant.isolation_type == IsolationType.DATABASE:
+        from omnitenant_backends.database import tenant_database_alias  # noqa: PLC0415 - cycle
+
+        return tenant_database_alias(tenant)
+    from omnitenant_backends.placement import placed_elsewhere  # noqa: PLC0415 - cycle
+
+    return placed_elsewhere(tenant)
 
 
 def _open_follower(using: str | None, savepoint: bool, durable: bool) -> Atomic | None:
-    """Open the active database tenant's block beside a block on ``using``, if it follows."""
+    """Open the active tenant's block beside a block on ``using``, if it follows."""
     if using is not None and using not in (DEFAULT_DB_ALIAS, backend_settings().master_database):
         return None
-    tenant = _active_database_tenant()
-    if tenant is None:
+    alias = _active_tenant_alias()
+    if alias is None:
         return None
-    from omnitenant_backends.database import tenant_database_alias  # noqa: PLC0415 - cycle
-
-    follower = Atomic(tenant_database_alias(tenant), savepoint, durable)
+    follower = Atomic(alias, savepoint, durable)
     follower.__enter__()
     return follower
 
@@ -143,7 +153,8 @@ def _agree_on_rollback(master_alias: str, tenant_alias: str) -> None:
 def check_tenant_write(tenant_alias: str) -> None:
     """Refuse a write to ``tenant_alias`` that would escape an open atomic block.
 
-    Called by the router for writes routed to a database tenant: when the default
+    Called by the router for writes routed to a tenant's own alias (a database tenant's,
+    or the server of a schema tenant placed off the master): when the default
     connection is inside an atomic block and the tenant's connection is not, the write
     would commit on its own whatever happens to the block.
     """
@@ -157,7 +168,7 @@ def check_tenant_write(tenant_alias: str) -> None:
                 "OMNITENANT_CONFIG['ATOMIC_FOLLOWS_TENANT'] = True"
             )
             raise TransactionManagementError(
-                f"A write to the database tenant's alias {tenant_alias!r} inside an atomic "
+                f"A write to the tenant's alias {tenant_alias!r} inside an atomic "
                 f"block on {alias!r} that does not cover it would survive a rollback of "
                 f"that block. Use transaction.atomic() so it covers the tenant: {hint}; "
                 f"or atomic(using={tenant_alias!r}) explicitly."

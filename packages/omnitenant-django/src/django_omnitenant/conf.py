@@ -52,6 +52,17 @@ _CACHE: Final = "The cached tenant lookup"
 _HOSTS: Final = "Unknown hosts"
 _LIFECYCLE: Final = "Lifecycle states and provisioning"
 _STATE: Final = "Process state per tenant"
+_PLACEMENT: Final = "Placement of schema tenants on servers"
+
+
+def _aliases(value: object) -> tuple[str, ...]:
+    """A list of ``DATABASES`` aliases (checked against ``DATABASES`` by the system checks)."""
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise ValueError(f"must be a list of DATABASES aliases, not {value!r}")
+    if not all(isinstance(alias, str) and alias for alias in value):
+        raise ValueError(f"must hold non-empty alias names, not {value!r}")
+    return tuple(dict.fromkeys(value))
+
 
 _unknown_host: Final[Callable[[object], UnknownHost]] = one_of("not_found", "public")
 _suspended_response: Final[Callable[[object], SuspendedResponse]] = one_of("forbidden", "not_found")
@@ -215,6 +226,26 @@ class AppSettings:
         doc="Dotted path of the Celery app that runs background provisioning "
         "(`createtenant --background`). Default: the app given to "
         "`django_omnitenant.patches.celery.install()`.",
+    )
+    placement_policy: str = setting(
+        "PLACEMENT_POLICY",
+        "fewest",
+        parse=text,
+        section=_PLACEMENT,
+        doc="Which server a new schema tenant goes to when `createtenant --server` (or "
+        '`create_tenant(server=...)`) names none: `"fewest"`, the server with the fewest '
+        "schema tenants (the master first on a tie), or the dotted path of your function "
+        "`policy(tenant, servers) -> alias`. See [scaling.md](scaling.md#placement).",
+    )
+    placement_servers: tuple[str, ...] = setting(
+        "PLACEMENT_SERVERS",
+        (),
+        parse=_aliases,
+        section=_PLACEMENT,
+        doc="The servers the policy may choose from, in order. Empty: every `DATABASES` "
+        "alias on omnitenant's engine (the master first). List them when another alias on "
+        "the engine must not receive tenants (a replica), or to stop placing new tenants on "
+        "a full server. An explicit `--server` may name any server.",
     )
 
     def __post_init__(self) -> None:

@@ -182,9 +182,10 @@ class BaseTenant(models.Model):
     """A customer of the deployment, with its isolation settings.
 
     Satisfies :class:`omnitenant_context.Tenant`. ``schema_name`` defaults to the tenant
-    id; ``database_config`` holds the connection settings of a database tenant (merged
-    over ``OMNITENANT_CONFIG['DATABASE_DEFAULTS']``) and may hold a password: it is never
-    shown by omnitenant's commands, admin or logs.
+    id; ``server`` names the ``DATABASES`` alias whose server holds the schema (empty: the
+    master; see ``docs/scaling.md``); ``database_config`` holds the connection settings of
+    a database tenant (merged over ``OMNITENANT_CONFIG['DATABASE_DEFAULTS']``) and may hold
+    a password: it is never shown by omnitenant's commands, admin or logs.
     """
 
     tenant_id = models.CharField(
@@ -202,6 +203,13 @@ class BaseTenant(models.Model):
         blank=True,
         validators=[validate_schema_name],
         help_text="Schema tenants: the PostgreSQL schema (defaults to the tenant id).",
+    )
+    server = models.CharField(
+        max_length=100,
+        blank=True,
+        default="",
+        help_text="Schema tenants: the DATABASES alias of the PostgreSQL server that holds "
+        "the schema; empty: the master. Chosen at creation, changed only by moving the tenant.",
     )
     database_config = models.JSONField(
         default=dict,

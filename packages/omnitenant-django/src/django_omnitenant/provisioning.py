@@ -48,8 +48,10 @@ from django.utils.module_loading import import_string
 
 from django_omnitenant.conf import OmnitenantConfigurationError, app_settings, backend_settings
 from django_omnitenant.constants import TenantStatus
+from django_omnitenant.placement import place
 from django_omnitenant.utils import get_domain_model, get_tenant_backend, get_tenant_model
 from omnitenant_backends import clear_tenant_cache
+from omnitenant_backends.placement import placed_elsewhere
 from omnitenant_backends.pool import fill_pool
 from omnitenant_backends.signals import tenant_migrated, tenant_state_changed
 from omnitenant_context import (
@@ -159,7 +161,7 @@ def creating() -> Iterator[None]:
 
 def _remove_uncommitted_storage(creation: _Creation, error: BaseException) -> None:
     for tenant, backend in reversed(creation.made):
-        if tenant.isolation_type == IsolationType.SCHEMA:
+        if tenant.isolation_type == IsolationType.SCHEMA and placed_elsewhere(tenant) is None:
             # The schema was made in the master transaction and went with its rollback.
             continue
         committed = _committed_as_active(tenant)
@@ -206,22 +208,30 @@ def create_tenant(
     domains: Sequence[str] = (),
     run_migrations: bool = True,
     background: bool = False,
+    server: str = "",
     **fields: Any,
 ) -> BaseTenant:
     """Create the tenant ``tenant_id`` with its domains (the first is primary) and storage.
 
-    ``fields`` go to the tenant model (``schema_name``, ``database_config``, your own
-    fields). With ``background=True`` the row (state ``provisioning``) and the domains are
-    committed and a Celery task makes the storage (see :func:`finish_provisioning`); the
-    call returns at once.
+    A schema tenant goes to ``server`` (a ``DATABASES`` alias on omnitenant's engine), or
+    where ``PLACEMENT_POLICY`` puts it when none is given (see
+    :mod:`django_omnitenant.placement`). ``fields`` go to the tenant model
+    (``schema_name``, ``database_config``, your own fields). With ``background=True`` the
+    row (state ``provisioning``) and the domains are committed and a Celery task makes
+    the storage (see :func:`finish_provisioning`); the call returns at once.
 
     Raises:
-        ValidationError: A value is invalid (nothing was written).
+        ValidationError: A value is invalid, the server among them (nothing was written).
         TenantExists: The id is taken, also by a creation that committed meanwhile.
-        ProvisioningError: Making the storage failed; nothing is left behind.
+        ProvisioningError: Making the storage failed (its server down, too); nothing is
+            left behind.
     """
     tenant = get_tenant_model()(
-        tenant_id=tenant_id, name=name or tenant_id, isolation_type=isolation_type, **fields
+        tenant_id=tenant_id,
+        name=name or tenant_id,
+        isolation_type=isolation_type,
+        server=server,
+        **fields,
     )
     if background:
         return _create_in_background(tenant, domains, run_migrations=run_migrations)
@@ -229,7 +239,10 @@ def create_tenant(
 
 
 def provision(tenant: _T, domains: Sequence[str] = (), *, run_migrations: bool = True) -> _T:
-    """Save the new ``tenant`` with ``domains`` and make its storage, all or nothing."""
+    """Save the new ``tenant`` with ``domains`` and make its storage, all or nothing.
+
+    A schema tenant whose ``server`` is empty is placed by the policy first.
+    """
     with _measured(tenant):
         try:
             with creating():
@@ -271,9 +284,11 @@ def save_new(
 
     Call it inside :func:`creating`, save what else belongs to the tenant (the admin saves
     its inline domains), then call :func:`make_storage`: ``tenant_created`` receivers then
-    find everything the creation made.
+    find everything the creation made. A schema tenant is placed on its server here
+    (:func:`django_omnitenant.placement.place`).
     """
     tenant.status = status
+    place(tenant)
     tenant.full_clean(exclude=["database_config"])
     try:
         # A savepoint: the caller's transaction stays usable to report the conflict.

@@ -12,8 +12,11 @@ Every app has a scope (``OMNITENANT_CONFIG`` ``MASTER_APPS`` / ``TENANT_APPS`` /
   raises :class:`~omnitenant_context.NoTenantActive` instead of reading shared data.
 * ``shared`` models live in both; they follow the active tenant, or the master without one.
 
-Schema tenants share the master connection (the engine switches ``search_path``);
-database tenants get their own connection alias, registered on first use.
+Schema tenants use the connection of the server they live on (the master unless placed
+on another ``DATABASES`` alias, see :mod:`omnitenant_backends.placement`), whose engine
+switches ``search_path``; database tenants get their own connection alias, registered on
+first use. Writes to any tenant connection other than the master's are refused while an
+atomic block on the master does not cover them (:mod:`omnitenant_backends.transactions`).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from django.db import models
 from omnitenant_backends import tenant_database_alias
 from omnitenant_backends.conf import backend_settings
 from omnitenant_backends.database import is_tenant_database_alias
+from omnitenant_backends.placement import is_server, tenant_server
 from omnitenant_backends.postgresql.master_route import is_master_route, master_route_alias
 from omnitenant_backends.transactions import check_tenant_write
 from omnitenant_context import IsolationType, NoTenantActive, TenantContext
@@ -58,14 +62,16 @@ class TenantRouter:
             return conf.master_database
         if tenant.isolation_type == IsolationType.DATABASE:
             return tenant_database_alias(tenant)
-        return conf.master_database
+        return tenant_server(tenant)
 
     def db_for_read(self, model: type[models.Model], **hints: Any) -> str:
         return self._route(model)
 
     def db_for_write(self, model: type[models.Model], **hints: Any) -> str:
         alias = self._route(model)
-        if is_tenant_database_alias(alias):
+        if alias != backend_settings().master_database and (
+            is_tenant_database_alias(alias) or is_server(alias)
+        ):
             # A write outside the open transaction would survive its rollback.
             check_tenant_write(alias)
         return alias
@@ -86,11 +92,14 @@ class TenantRouter:
         scope = conf.app_scope(app_label)
         if is_tenant_database_alias(db):
             return scope != "master"
-        if db != conf.master_database:
+        master = db == conf.master_database
+        if not master and not is_server(db):
             return None
         if migrating_tenant_schema():
             return scope != "master"
-        return scope != "tenant"
+        # Another server's shared schema holds nothing: its schemas are tenants', the
+        # template's and the warm pool's, each migrated with its own path.
+        return master and scope != "tenant"
 
 
 def _database_of(alias: str | None, master: str) -> str | None:

@@ -14,8 +14,10 @@ from django_omnitenant.management._database_options import (
     database_config,
 )
 from django_omnitenant.management._prompt import ask, usage_error
+from django_omnitenant.placement import server_of
 from django_omnitenant.utils import get_domain_model, get_tenant_model
 from django_omnitenant.validators import validate_tenant_id
+from omnitenant_backends.placement import UnknownServer, check_server
 from omnitenant_context import InvalidHost, IsolationType, OmnitenantError, TenantContext
 from omnitenant_resolvers import normalize_host
 
@@ -48,6 +50,12 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--schema-name", help="Schema tenants: the schema (default: the tenant id)."
+        )
+        parser.add_argument(
+            "--server",
+            metavar="ALIAS",
+            help="Schema tenants: the DATABASES alias of the PostgreSQL server that holds the "
+            "schema (default: chosen by OMNITENANT_CONFIG['PLACEMENT_POLICY']).",
         )
         add_database_arguments(parser)
         parser.add_argument(
@@ -88,6 +96,11 @@ class Command(BaseCommand):
         if isolation not in {member.value for member in IsolationType}:
             raise CommandError(f"Unknown isolation type {isolation!r}: use schema or database.")
         self._refuse_options_of_the_other_type(options, isolation)
+        if options["server"]:
+            try:
+                check_server(options["server"])
+            except UnknownServer as exc:
+                raise usage_error(str(exc)) from exc
         domains = self._domains(options["domains"], interactive)
         database_config = (
             self._database_config(options, interactive)
@@ -97,6 +110,7 @@ class Command(BaseCommand):
         fields: dict[str, Any] = {
             "schema_name": options["schema_name"] or "",
             "database_config": database_config,
+            "server": options["server"] or "",
         }
         tenant = self._create(
             tenant_id,
@@ -108,7 +122,7 @@ class Command(BaseCommand):
             background=options["background"],
         )
         where = (
-            f"schema {tenant.schema_name!r}"
+            f"schema {tenant.schema_name!r} on server {server_of(tenant)!r}"
             if isolation == IsolationType.SCHEMA
             else f"database alias {tenant.database_alias!r}"
         )
@@ -161,8 +175,11 @@ class Command(BaseCommand):
                     f"{', '.join(given)} only apply to database tenants; this is a schema "
                     "tenant (--isolation-type database for a database of its own)."
                 )
-        elif options["schema_name"]:
-            raise usage_error("--schema-name only applies to schema tenants.")
+        else:
+            keys = ("schema_name", "server")
+            given = [f"--{key.replace('_', '-')}" for key in keys if options[key]]
+            if given:
+                raise usage_error(f"{', '.join(given)} only apply to schema tenants.")
 
     def _value(
         self,
