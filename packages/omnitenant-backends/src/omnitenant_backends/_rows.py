@@ -315,10 +315,7 @@ class DjangoLocation:
         with TenantContext.use_tenant(self.tenant), connection.cursor() as cursor:
             for row in rows:
                 batch.append(
-                    [
-                        _db_value(f, value, connection)
-                        for f, value in zip(fields, row, strict=True)
-                    ]
+                    [_db_value(f, value, connection) for f, value in zip(fields, row, strict=True)]
                 )
                 if len(batch) >= _CHUNK:
                     cursor.executemany(statement, batch)

@@ -31,7 +31,7 @@ from django.db import DatabaseError, connections, transaction
 
 from django_omnitenant import provisioning
 from django_omnitenant.__about__ import __version__
-from django_omnitenant.conf import app_settings, backend_settings
+from django_omnitenant.conf import app_settings
 from django_omnitenant.constants import TenantStatus
 from django_omnitenant.sites import sync_tenant_site
 from django_omnitenant.utils import get_domain_model, get_tenant_model
@@ -44,6 +44,7 @@ from omnitenant_backends.copying import (
     copy_rows,
 )
 from omnitenant_backends.database import tenant_database_alias
+from omnitenant_backends.placement import tenant_server
 from omnitenant_context import IsolationType, Tenant, TenantContext
 
 if TYPE_CHECKING:
@@ -54,7 +55,7 @@ __all__ = ["ArchiveError", "dump_tenant", "load_tenant"]
 
 def _storage_alias(tenant: Tenant) -> str:
     if tenant.isolation_type == IsolationType.SCHEMA:
-        return backend_settings().master_database
+        return tenant_server(tenant)
     return tenant_database_alias(tenant)
 
 

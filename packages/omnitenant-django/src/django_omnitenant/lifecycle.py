@@ -18,9 +18,10 @@ from typing import Any, Final
 
 from django.db import DatabaseError, connections
 
-from django_omnitenant.conf import OmnitenantConfigurationError, app_settings, backend_settings
+from django_omnitenant.conf import OmnitenantConfigurationError, app_settings
 from django_omnitenant.constants import TenantStatus
 from omnitenant_backends.database import tenant_database_alias
+from omnitenant_backends.placement import tenant_server
 from omnitenant_context import IsolationType, OmnitenantError, Tenant, TenantContext, TenantInactive
 
 __all__ = [
@@ -71,7 +72,7 @@ def suspended_status_code() -> int:
 def _storage_alias(tenant: Tenant) -> str:
     if tenant.isolation_type == IsolationType.DATABASE:
         return tenant_database_alias(tenant)
-    return backend_settings().master_database
+    return tenant_server(tenant)
 
 
 def set_read_only(tenant: Tenant, on: bool) -> None:

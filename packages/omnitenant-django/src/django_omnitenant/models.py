@@ -60,8 +60,9 @@ _checked_bulk_update: ContextVar[bool] = ContextVar("omnitenant_checked_bulk_upd
 _T = TypeVar("_T", bound="BaseTenant")
 _D = TypeVar("_D", bound="BaseDomain")
 
-# Renaming these would orphan the tenant's schema or database.
-_IMMUTABLE_FIELDS = frozenset({"tenant_id", "schema_name", "isolation_type"})
+# Renaming these would orphan the tenant's schema or database (the server: the schema on
+# it); only a move (django_omnitenant.moves) changes the isolation type and the server.
+_IMMUTABLE_FIELDS = frozenset({"tenant_id", "schema_name", "isolation_type", "server"})
 # A database tenant's database (or SQLite file) is named by this key of database_config.
 _DATABASE_NAME_KEY = "NAME"
 _ISOLATION_CHOICES = [(member.value, member.name.title()) for member in IsolationType]

@@ -1,12 +1,13 @@
-"""Moving a tenant to another isolation type, with nothing lost and a way back.
+"""Moving a tenant to another server or isolation type, with nothing lost and a way back.
 
 ::
 
     from django_omnitenant import moves
 
-    report = moves.move_tenant(acme, isolation_type="database",
-                               database_config={"ENGINE": "django.db.backends.postgresql"})
+    report = moves.move_tenant(acme, server="second")     # a schema tenant, to another server
     moves.purge_source(acme)          # later: drop the old storage kept by the move
+    moves.move_tenant(acme, isolation_type="database",
+                      database_config={"ENGINE": "django.db.backends.postgresql"})
 
 The steps, and what a failure at each leaves:
 
@@ -18,10 +19,12 @@ The steps, and what a failure at each leaves:
 3. The rows are copied table by table (:mod:`omnitenant_backends.copying`: binary
    ``COPY`` between two PostgreSQL connections, Django's models otherwise), the sequences
    carried over, the row count and checksum of every table compared.
-4. One master transaction switches the tenant's isolation fields (the only code allowed
-   to change them) and makes it ``active`` again; the cached tenant lookups of every
-   process are invalidated when it commits. A source schema is renamed out of the way in
-   the same transaction; a source PostgreSQL database is made read-only after it.
+4. One master transaction switches the tenant's storage fields (isolation type, server,
+   database configuration: the only code allowed to change them) and makes it ``active``
+   again; the cached tenant lookups of every process are invalidated when it commits. A
+   source schema is renamed out of the way in the same transaction (in a transaction of
+   its server around it, when that is not the master); a source PostgreSQL database is
+   made read-only after it.
 
 Until step 4 commits, any failure (an error, a killed connection) removes the partial
 target and makes the tenant ``active`` again on its source, with its data. The source is
@@ -48,6 +51,7 @@ from django_omnitenant import provisioning
 from django_omnitenant.conf import backend_settings
 from django_omnitenant.constants import TenantStatus
 from django_omnitenant.models import _change_storage
+from django_omnitenant.placement import place
 from django_omnitenant.utils import get_tenant_backend
 from omnitenant_backends.copying import (
     CopyReport,
@@ -65,7 +69,8 @@ from omnitenant_backends.database import (
     tenant_database_alias,
     tenant_database_settings,
 )
-from omnitenant_backends.schema import drop_kept_schema, keep_schema, kept_schemas
+from omnitenant_backends.placement import UnknownServer, check_server, servers, tenant_server
+from omnitenant_backends.schema import KeptSchema, drop_kept_schema, keep_schema, kept_schemas
 from omnitenant_context import IsolationType, OmnitenantError, Tenant, TenantContext
 
 if TYPE_CHECKING:
@@ -122,7 +127,7 @@ class MoveReport:
 def location_of(tenant: Tenant) -> str:
     """Where the tenant's storage is, in words (no password)."""
     if tenant.isolation_type == IsolationType.SCHEMA:
-        return f"schema {tenant.schema_name!r}"
+        return f"schema {tenant.schema_name!r} on server {tenant_server(tenant)!r}"
     entry = tenant_database_settings(tenant)
     if is_postgres_engine(entry["ENGINE"]):
         return f"PostgreSQL database {entry['NAME']!r} on {entry.get('HOST') or 'localhost'}"
@@ -132,13 +137,19 @@ def location_of(tenant: Tenant) -> str:
 def move_tenant(
     tenant: BaseTenant,
     *,
-    isolation_type: str,
+    isolation_type: str | None = None,
+    server: str | None = None,
     database_config: Mapping[str, Any] | None = None,
     progress: MoveProgress | None = None,
     on_copy_connected: Callable[[psycopg.Connection[Any], psycopg.Connection[Any]], None]
     | None = None,
 ) -> MoveReport:
-    """Move ``tenant`` to ``isolation_type`` (``database_config`` for a database target).
+    """Move ``tenant`` to ``isolation_type`` and/or, as a schema tenant, to ``server``.
+
+    ``isolation_type`` defaults to the tenant's own; ``server`` (a ``DATABASES`` alias that
+    holds schema tenants) to the placement policy's choice for a new schema, the tenant's
+    own server when it stays a schema tenant; ``database_config`` is the new database of a
+    move to a database.
 
     Raises:
         MoveError: The move is not possible (nothing changed), or it failed: the partial
@@ -146,7 +157,8 @@ def move_tenant(
         TransitionError: The tenant is not active.
     """
     tell = progress or _silent
-    target = _target_tenant(tenant, isolation_type, database_config)
+    isolation = isolation_type or str(tenant.isolation_type)
+    target = _target_tenant(tenant, isolation, server, database_config)
     source_description = location_of(tenant)
     target_description = location_of(target)
     started = time.perf_counter()
@@ -192,7 +204,10 @@ def _silent(event: str, details: dict[str, Any]) -> None:
 
 
 def _target_tenant(
-    tenant: BaseTenant, isolation_type: str, database_config: Mapping[str, Any] | None
+    tenant: BaseTenant,
+    isolation_type: str,
+    server: str | None,
+    database_config: Mapping[str, Any] | None,
 ) -> BaseTenant:
     if tenant.status != TenantStatus.ACTIVE:
         raise MoveError(
@@ -200,13 +215,22 @@ def _target_tenant(
         )
     if isolation_type not in {member.value for member in IsolationType}:
         raise MoveError(f"Unknown isolation type {isolation_type!r}: use schema or database.")
-    if isolation_type == tenant.isolation_type:
-        raise MoveError(
-            f"Tenant {tenant.tenant_id!r} is a {isolation_type} tenant already "
-            f"({location_of(tenant)})."
-        )
     if isolation_type == IsolationType.SCHEMA and database_config:
         raise MoveError("A database configuration only applies to a move to a database.")
+    if server and isolation_type != IsolationType.SCHEMA:
+        raise MoveError("A server holds schema tenants: a move to a database takes none.")
+    if server:
+        try:
+            check_server(server)
+        except UnknownServer as exc:
+            raise MoveError(str(exc)) from exc
+    if isolation_type == tenant.isolation_type and (
+        isolation_type == IsolationType.DATABASE or not server or server == tenant_server(tenant)
+    ):
+        raise MoveError(
+            f"Tenant {tenant.tenant_id!r} is there already ({location_of(tenant)}): give "
+            "another server or isolation type."
+        )
     kept = kept_source(tenant)
     if kept:
         raise MoveError(
@@ -221,8 +245,11 @@ def _target_tenant(
         isolation_type=isolation_type,
         schema_name=tenant.schema_name,
         database_config=dict(database_config or {}) if isolation_type == "database" else {},
+        server=server or "",
         status=TenantStatus.MAINTENANCE,
     )
+    if isolation_type == IsolationType.SCHEMA and not server:
+        place(target)  # the placement policy chooses, as for a new tenant
     probe = copy.copy(target)
     # Checked as the tenant's own row would be after the switch (not against itself).
     probe.pk = tenant.pk
@@ -241,7 +268,7 @@ def _target_tenant(
 
 def _storage_alias(tenant: Tenant) -> str:
     if tenant.isolation_type == IsolationType.SCHEMA:
-        return backend_settings().master_database
+        return tenant_server(tenant)
     return tenant_database_alias(tenant)
 
 
@@ -261,7 +288,8 @@ def _check_same_migrations(source: BaseTenant, target: BaseTenant) -> None:
 def _postgres_location(tenant: Tenant) -> PostgresLocation | None:
     conf = backend_settings()
     if tenant.isolation_type == IsolationType.SCHEMA:
-        return PostgresLocation(connections[conf.master_database].settings_dict, tenant.schema_name)
+        server = connections[tenant_server(tenant)].settings_dict
+        return PostgresLocation(server, tenant.schema_name)
     entry = tenant_database_settings(tenant)
     if is_postgres_engine(entry["ENGINE"]):
         return PostgresLocation(entry, conf.public_schema)
@@ -290,7 +318,7 @@ def _copy(
 def _switch(tenant: BaseTenant, target: BaseTenant) -> str:
     """The one master transaction that makes ``target`` the tenant's storage."""
     master = backend_settings().master_database
-    values: dict[str, Any] = {"isolation_type": target.isolation_type}
+    values: dict[str, Any] = {"isolation_type": target.isolation_type, "server": target.server}
     if target.isolation_type == IsolationType.DATABASE:
         values["database_config"] = target.database_config
     elif not tenant.database_config:
@@ -298,10 +326,21 @@ def _switch(tenant: BaseTenant, target: BaseTenant) -> str:
         # that used the defaults alone gets its engine written down, or nothing would.
         values["database_config"] = {"ENGINE": tenant_database_settings(tenant)["ENGINE"]}
     source_description = location_of(tenant)
-    with TenantContext.use_master_db(), transaction.atomic(using=master):
+    source_server = (
+        tenant_server(tenant) if tenant.isolation_type == IsolationType.SCHEMA else master
+    )
+    # The source server's transaction (the master's own when it is the master) is the
+    # outer one: the rename of the old schema commits only if the switch did.
+    with (
+        TenantContext.use_master_db(),
+        transaction.atomic(using=source_server),
+        transaction.atomic(using=master),
+    ):
         if tenant.isolation_type == IsolationType.SCHEMA:
-            kept_name = keep_schema(tenant.schema_name, tenant_id=tenant.tenant_id, using=master)
-            kept = f"schema {kept_name!r}"
+            kept_name = keep_schema(
+                tenant.schema_name, tenant_id=tenant.tenant_id, using=source_server
+            )
+            kept = f"schema {kept_name!r} on server {source_server!r}"
         else:
             kept = source_description
         _change_storage(tenant, status=TenantStatus.MAINTENANCE, **values)
@@ -341,7 +380,10 @@ def _undo(
         return  # the caller's transaction decides; nothing here committed
     with TenantContext.use_master_db():
         stored = type(tenant)._default_manager.filter(pk=tenant.pk).first()
-    if stored is not None and stored.isolation_type == target.isolation_type:
+    if stored is not None and (stored.isolation_type, stored.server) == (
+        target.isolation_type,
+        target.server,
+    ):
         # The switch committed although its answer was lost: the target is the tenant's.
         error.add_note(f"The switch of tenant {tenant.tenant_id!r} committed; it is moved.")
         return
@@ -371,11 +413,19 @@ def kept_source(tenant: BaseTenant) -> str:
     if tenant.isolation_type == IsolationType.SCHEMA and tenant.database_config:
         found.append(location_of(_as_database(tenant)))
     found.extend(
-        f"schema {kept.name!r} (moved out {kept.moved_at:%Y-%m-%d %H:%M} UTC)"
-        for kept in kept_schemas()
-        if kept.tenant_id == tenant.tenant_id
+        f"schema {kept.name!r} on server {alias!r} (moved out {kept.moved_at:%Y-%m-%d %H:%M} UTC)"
+        for alias, kept in _kept_schemas_of(tenant)
     )
     return "; ".join(found)
+
+
+def _kept_schemas_of(tenant: BaseTenant) -> list[tuple[str, KeptSchema]]:
+    return [
+        (alias, kept)
+        for alias in servers()
+        for kept in kept_schemas(using=alias)
+        if kept.tenant_id == tenant.tenant_id
+    ]
 
 
 def _as_database(tenant: BaseTenant) -> BaseTenant:
@@ -391,10 +441,9 @@ def purge_source(tenant: BaseTenant) -> str:
         MoveError: There is nothing to purge.
     """
     dropped: list[str] = []
-    for kept in kept_schemas():
-        if kept.tenant_id == tenant.tenant_id:
-            drop_kept_schema(kept.name)
-            dropped.append(f"schema {kept.name!r}")
+    for alias, kept in _kept_schemas_of(tenant):
+        drop_kept_schema(kept.name, using=alias)
+        dropped.append(f"schema {kept.name!r} on server {alias!r}")
     if tenant.isolation_type == IsolationType.SCHEMA and tenant.database_config:
         old = _as_database(tenant)
         description = location_of(old)

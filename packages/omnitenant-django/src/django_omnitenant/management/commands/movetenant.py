@@ -1,6 +1,8 @@
-"""``manage.py movetenant``: move a tenant to another isolation type, nothing lost.
+"""``manage.py movetenant``: move a tenant to another server or isolation type, nothing lost.
 
-``movetenant --tenant acme --to-isolation database --db-engine postgresql`` puts the tenant
+``movetenant --tenant acme --to-server second`` (a schema tenant, to the PostgreSQL server
+of the ``DATABASES`` alias ``second``) or ``movetenant --tenant acme --to-isolation
+database --db-engine postgresql`` puts the tenant
 in maintenance (reads are served, writes refused), makes the new storage, copies and
 verifies every table, switches the tenant in one master transaction and makes it active
 again. A failure at any step leaves it active on its source, with the partial target
@@ -29,20 +31,26 @@ from omnitenant_context import IsolationType, OmnitenantError
 
 class Command(BaseCommand):
     help = (
-        "Move a tenant to another isolation type (--to-isolation schema|database): the "
-        "tenant is read-only during the copy, verified, then switched in one transaction. "
+        "Move a tenant to another server (--to-server ALIAS) or isolation type "
+        "(--to-isolation schema|database): the tenant is read-only during the copy, "
+        "verified, then switched in one transaction. "
         "The old storage is kept until --purge-source."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         add_tenant_argument(parser)
-        what = parser.add_mutually_exclusive_group(required=True)
-        what.add_argument(
+        parser.add_argument(
             "--to-isolation",
             choices=[member.value for member in IsolationType],
-            help="Where the tenant's data goes: 'schema' or 'database'.",
+            help="Where the tenant's data goes: 'schema' or 'database' (default: its own).",
         )
-        what.add_argument(
+        parser.add_argument(
+            "--to-server",
+            metavar="ALIAS",
+            help="Schema tenants: the DATABASES alias of the PostgreSQL server to move to "
+            "(a move to a schema without it: the placement policy chooses).",
+        )
+        parser.add_argument(
             "--purge-source",
             action="store_true",
             help="Drop the storage an earlier move kept (the way back is then gone).",
@@ -59,9 +67,11 @@ class Command(BaseCommand):
         tenant = get_tenant_or_fail(options["tenant"])
         given = [f"--{key.replace('_', '-')}" for key in DATABASE_OPTIONS if options[key]]
         as_json = options["format"] == "json"
+        moving = options["to_isolation"] or options["to_server"]
         if options["purge_source"]:
-            if given:
-                raise usage_error(f"{', '.join(given)} do not apply to --purge-source.")
+            if given or moving:
+                flags = [*given, *(["--to-isolation/--to-server"] if moving else [])]
+                raise usage_error(f"{', '.join(flags)} do not apply to --purge-source.")
             try:
                 dropped = moves.purge_source(tenant)
             except OmnitenantError as exc:
@@ -75,8 +85,12 @@ class Command(BaseCommand):
                     )
                 )
             return
+        if not moving:
+            raise usage_error(
+                "Say where to: --to-server ALIAS and/or --to-isolation, or --purge-source."
+            )
         isolation = options["to_isolation"]
-        if isolation == IsolationType.SCHEMA and given:
+        if isolation != IsolationType.DATABASE and given:
             raise usage_error(
                 f"{', '.join(given)} only apply to a move to a database (--to-isolation database)."
             )
@@ -85,6 +99,7 @@ class Command(BaseCommand):
             report = moves.move_tenant(
                 tenant,
                 isolation_type=isolation,
+                server=options["to_server"],
                 database_config=config,
                 progress=None if as_json else self._show,
             )
