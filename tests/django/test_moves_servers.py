@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.db import connections
 from django.test import Client
 
-from django_omnitenant import moves
+from django_omnitenant import moves, provisioning
 from django_omnitenant.constants import TenantStatus
 from omnitenant_backends.schema import schema_exists
 from tests.django.test_moves import fill, notes, purge_kept_sources, reload, rows_and_next_id, run
 from tests.django.test_provisioning import database_exists, pg_config
+from tests.testapp.models import Tenant
 
 pytestmark = [pytest.mark.postgres, pytest.mark.second_server]
 
@@ -38,7 +40,7 @@ def rows_on(alias: str, schema: str) -> list[str]:
 
 
 def test_a_schema_tenant_moves_between_servers_and_isolation_types(
-    on_two_servers: Any, second_server: str
+    on_two_servers: Any, second_server: str, tmp_path: Path
 ) -> None:
     host = "mv-servers.example.test"
     tenant = on_two_servers("mv_servers", domains=[host], server="default")
@@ -93,3 +95,14 @@ def test_a_schema_tenant_moves_between_servers_and_isolation_types(
     assert next_id == before["last_id"] + 3
     run("movetenant", "--tenant=mv_servers", "--purge-source")
     assert not database_exists(config["NAME"])
+
+    # An archive of it loads into a new tenant on the server asked for.
+    archive = tmp_path / "mv_servers.omnitenant"
+    run("dumptenant", "--tenant=mv_servers", "-o", str(archive))
+    run("loadtenant", str(archive), "--tenant-id=mv_servers_copy", f"--server={second_server}")
+    copy = Tenant.objects.get(tenant_id="mv_servers_copy")
+    try:
+        assert copy.server == second_server
+        assert "on the second" in rows_on(second_server, "mv_servers_copy")
+    finally:
+        provisioning.purge_tenant(copy, require_mark=False)

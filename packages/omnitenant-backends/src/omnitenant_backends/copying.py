@@ -169,8 +169,6 @@ def copy_postgres(
 
     The target must have the same tables with the same columns (made at the same
     migration state); rows it holds already (those its migrations wrote) are replaced.
-    ``on_connected`` is called with the two connections once they are open (tests use it
-    to find the backends to terminate).
 
     Raises:
         CopyError: The schemas differ, or a connection failed; the target is unchanged.
@@ -184,8 +182,6 @@ def copy_postgres(
             writer = stack.enter_context(target.connect())
         except psycopg.Error as exc:
             raise CopyError(f"Cannot connect for the copy: {exc}") from exc
-        if on_connected is not None:
-            on_connected(reader, writer)
         try:
             reader.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             tables = _tables(reader, source.schema)

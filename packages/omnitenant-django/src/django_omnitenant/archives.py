@@ -123,10 +123,13 @@ def load_tenant(
     domains: Sequence[str] = (),
     name: str = "",
     isolation_type: str = IsolationType.SCHEMA.value,
+    server: str = "",
     database_config: dict[str, Any] | None = None,
     progress: Progress | None = None,
 ) -> tuple[BaseTenant, CopyReport]:
     """Create the tenant ``tenant_id`` from the archive ``path``, all or nothing.
+
+    A schema tenant goes to ``server``, or where the placement policy puts it.
 
     Raises:
         ArchiveError: The file is not a readable archive, or its migration state is not
@@ -141,6 +144,7 @@ def load_tenant(
             tenant_id=tenant_id,
             name=name or str(about.get("name") or tenant_id),
             isolation_type=isolation_type,
+            server=server,
             database_config=dict(database_config or {}),
         )
         with provisioning.creating():

@@ -74,8 +74,6 @@ from omnitenant_backends.schema import KeptSchema, drop_kept_schema, keep_schema
 from omnitenant_context import IsolationType, OmnitenantError, Tenant, TenantContext
 
 if TYPE_CHECKING:
-    import psycopg
-
     from django_omnitenant.models import BaseTenant
 
 __all__ = [
@@ -141,8 +139,6 @@ def move_tenant(
     server: str | None = None,
     database_config: Mapping[str, Any] | None = None,
     progress: MoveProgress | None = None,
-    on_copy_connected: Callable[[psycopg.Connection[Any], psycopg.Connection[Any]], None]
-    | None = None,
 ) -> MoveReport:
     """Move ``tenant`` to ``isolation_type`` and/or, as a schema tenant, to ``server``.
 
@@ -171,7 +167,7 @@ def move_tenant(
         made = True
         tell("target_made", {"target": target_description})
         _check_same_migrations(tenant, target)
-        report = _copy(tenant, target, tell, on_copy_connected)
+        report = _copy(tenant, target, tell)
         tell("copied", report.as_dict())
         kept = _switch(tenant, target)
     except BaseException as exc:
@@ -296,18 +292,13 @@ def _postgres_location(tenant: Tenant) -> PostgresLocation | None:
     return None
 
 
-def _copy(
-    source: BaseTenant,
-    target: BaseTenant,
-    tell: MoveProgress,
-    on_connected: Callable[[psycopg.Connection[Any], psycopg.Connection[Any]], None] | None,
-) -> CopyReport:
+def _copy(source: BaseTenant, target: BaseTenant, tell: MoveProgress) -> CopyReport:
     def table_done(table: TableCopy) -> None:
         tell("table", {"table": table.table, "rows": table.rows, "bytes": table.bytes})
 
     from_pg, to_pg = _postgres_location(source), _postgres_location(target)
     if from_pg is not None and to_pg is not None:
-        return copy_postgres(from_pg, to_pg, progress=table_done, on_connected=on_connected)
+        return copy_postgres(from_pg, to_pg, progress=table_done)
     return copy_rows(
         DjangoLocation(source, _storage_alias(source)),
         DjangoLocation(target, _storage_alias(target)),

@@ -49,6 +49,12 @@ class Command(BaseCommand):
             default=IsolationType.SCHEMA.value,
             help="Where the new tenant's data lives: 'schema' (default) or 'database'.",
         )
+        parser.add_argument(
+            "--server",
+            metavar="ALIAS",
+            help="Schema tenants: the DATABASES alias of the PostgreSQL server that holds the "
+            "schema (default: chosen by OMNITENANT_CONFIG['PLACEMENT_POLICY']).",
+        )
         add_database_arguments(parser)
         parser.add_argument(
             "--format",
@@ -73,6 +79,8 @@ class Command(BaseCommand):
         given = [f"--{key.replace('_', '-')}" for key in DATABASE_OPTIONS if options[key]]
         if isolation == IsolationType.SCHEMA and given:
             raise usage_error(f"{', '.join(given)} only apply to --isolation-type database.")
+        if isolation == IsolationType.DATABASE and options["server"]:
+            raise usage_error("--server only applies to schema tenants.")
         config = database_config(options) if isolation == IsolationType.DATABASE else None
         domains = self._domains(options["domains"])
         as_json = options["format"] == "json"
@@ -83,6 +91,7 @@ class Command(BaseCommand):
                 domains=domains,
                 name=options["name"] or "",
                 isolation_type=isolation,
+                server=options["server"] or "",
                 database_config=config,
                 progress=None if as_json else self._show,
             )
