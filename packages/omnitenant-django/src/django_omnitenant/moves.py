@@ -150,7 +150,7 @@ def move_tenant(
     Raises:
         MoveError: The move is not possible (nothing changed), or it failed: the partial
             target was removed and the tenant is active on its source.
-        TransitionError: The tenant is not active.
+        TransitionError: Another process changed the tenant's state as the move began.
     """
     tell = progress or _silent
     isolation = isolation_type or str(tenant.isolation_type)
@@ -244,13 +244,13 @@ def _target_tenant(
         server=server or "",
         status=TenantStatus.MAINTENANCE,
     )
-    if isolation_type == IsolationType.SCHEMA and not server:
-        place(target)  # the placement policy chooses, as for a new tenant
-    probe = copy.copy(target)
-    # Checked as the tenant's own row would be after the switch (not against itself).
-    probe.pk = tenant.pk
-    probe._state = copy.copy(tenant._state)
     try:
+        if isolation_type == IsolationType.SCHEMA and not server:
+            place(target)  # the placement policy chooses, as for a new tenant
+        probe = copy.copy(target)
+        # Checked as the tenant's own row would be after the switch (not against itself).
+        probe.pk = tenant.pk
+        probe._state = copy.copy(tenant._state)
         target.prepare_identifiers()
         with TenantContext.use_master_db():
             probe.validate_constraints()
