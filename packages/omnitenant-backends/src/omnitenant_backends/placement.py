@@ -36,6 +36,7 @@ __all__ = [
     "is_server",
     "placed_elsewhere",
     "servers",
+    "storage_alias",
     "tenant_server",
 ]
 
@@ -123,6 +124,18 @@ def tenant_server(tenant: Tenant) -> str:
             "(or correct the tenant's server)."
         )
     return str(alias)
+
+
+def storage_alias(tenant: Tenant) -> str:
+    """The connection alias that holds ``tenant``'s tables, made usable in this thread.
+
+    A database tenant's own alias (registered if needed), or a schema tenant's server.
+    """
+    if tenant.isolation_type == IsolationType.DATABASE:
+        from omnitenant_backends.database import tenant_database_alias  # noqa: PLC0415 - cycle
+
+        return tenant_database_alias(tenant)
+    return tenant_server(tenant)
 
 
 def placed_elsewhere(tenant: Tenant) -> str | None:
