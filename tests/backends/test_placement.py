@@ -444,3 +444,25 @@ def test_database_checks_warn_of_an_unreachable_server_and_refuse_a_lost_one(
             assert check_ids(databases=True) == ["omnitenant.E022", "omnitenant.W020"]
     finally:
         Tenant.objects.filter(pk=tenant.pk).update(server=second_server)
+
+
+def test_a_celery_task_and_the_cache_follow_the_tenant_on_its_server(
+    two_tenants: list[Any], second_server: str
+) -> None:
+    from django.core.cache import cache
+
+    from tests.celery.tasks import write_note
+
+    on_master, on_second = two_tenants
+    with TenantContext.use_tenant(on_second):
+        # An eager run: the task looks its tenant up again and enters it, as a worker does.
+        assert write_note.apply(args=["from a task"]).get()["tenant"] == "pl_on_second"
+        cache.set("pl_key", "second's")
+    with TenantContext.use_tenant(on_master):
+        assert cache.get("pl_key") is None
+    with TenantContext.use_tenant(on_second):
+        assert cache.get("pl_key") == "second's"
+        cache.delete("pl_key")
+    with connections[second_server].cursor() as cursor:
+        cursor.execute('SELECT text FROM "pl_on_second".tenantapp_note ORDER BY id')
+        assert cursor.fetchall() == [("pl_on_second",), ("from a task",)]
