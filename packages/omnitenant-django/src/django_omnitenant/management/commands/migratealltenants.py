@@ -9,12 +9,12 @@ one fails.
 2. Which tenants are up to date is read in one pass: one statement pair per server
    for all its schema tenants, one query per database tenant; those are skipped without a
    ``migrate`` run (``--no-skip`` runs them all).
-3. The others are migrated by ``--jobs`` worker processes (default: one per server
-   among them, the tenants of the servers taken in turn, so the servers work in
-   parallel). Each tenant is locked while
-   it migrates (a PostgreSQL advisory lock, or a file lock when the master database is
-   not PostgreSQL): a second run at the same time reports the tenant as locked instead of
-   migrating it twice.
+3. The others are migrated by ``--jobs`` worker processes (default: one per server of
+   schema tenants among them, the servers' tenants taken in turn, so the servers work
+   in parallel; with one server, none: the command migrates them in its own process).
+   Each tenant is locked while it migrates (a PostgreSQL advisory lock, or a file lock
+   when the master database is not PostgreSQL): a second run at the same time reports
+   the tenant as locked instead of migrating it twice.
    Each worker migrates its tenants with the fleet executor
    (:mod:`omnitenant_backends.fleet_migrate`): the migration graph, the plan and the
    rendered states are prepared once per distinct migration state and reused by every
@@ -162,8 +162,8 @@ class Command(BaseCommand):
             "-j",
             type=positive_int,
             default=None,
-            help="Worker processes (at least 1; default: one per server holding tenants "
-            "to migrate, so each server migrates its own in parallel).",
+            help="Worker processes (at least 1; default: one per server holding schema "
+            "tenants to migrate, so each server migrates its own in parallel).",
         )
         parser.add_argument(
             "--tenant", action="append", default=[], help="Only this tenant; repeatable."
@@ -476,7 +476,12 @@ class Command(BaseCommand):
             return
         by_server = _by_server(tenants)
         if jobs is None:
-            jobs = len(by_server)
+            # One worker per server of schema tenants: with one server, as before, none.
+            jobs = max(1, sum(1 for key in by_server if key))
+        if jobs == 1 or len(tenants) == 1:
+            for tenant in tenants:
+                yield migrate_one(tenant.tenant_id, options)
+            return
         # The servers' tenants in turn: the workers spread over the servers.
         ids = [
             tenant.tenant_id
@@ -484,10 +489,6 @@ class Command(BaseCommand):
             for tenant in turn
             if tenant is not None
         ]
-        if jobs == 1 or len(ids) == 1:
-            for tenant_id in ids:
-                yield migrate_one(tenant_id, options)
-            return
         # Worker processes start from a copy of this one: close the connections first, or
         # the children would share (and on exit close) the parent's sockets.
         connections.close_all()
