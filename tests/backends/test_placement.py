@@ -461,7 +461,7 @@ def test_a_celery_task_and_the_cache_follow_the_tenant_on_its_server(
     on_master, on_second = two_tenants
     with TenantContext.use_tenant(on_second):
         # An eager run: the task looks its tenant up again and enters it, as a worker does.
-        assert write_note.apply(args=["from a task"]).get()["tenant"] == "pl_on_second"
+        assert write_note.apply(args=("from a task",)).get()["tenant"] == "pl_on_second"
         cache.set("pl_key", "second's")
     with TenantContext.use_tenant(on_master):
         assert cache.get("pl_key") is None

@@ -75,7 +75,8 @@ def servers() -> tuple[str, ...]:
     master = backend_settings().master_database
     memo = _memo
     if memo and memo[0] is databases and memo[1] == master:
-        return memo[2]
+        known: tuple[str, ...] = memo[2]
+        return known
     found = [master]
     for alias, entry in databases.items():
         if alias == master or entry.get(TENANT_DATABASE_FLAG):
