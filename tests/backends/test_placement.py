@@ -7,8 +7,11 @@ servers themselves: which database holds the schema, which rows a tenant sees.
 
 from __future__ import annotations
 
+import json
 import threading
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -21,6 +24,7 @@ from django.test import Client, override_settings
 from django_omnitenant import provisioning
 from django_omnitenant.placement import server_of, tenants_per_server
 from omnitenant_backends.placement import UnknownServer, servers, tenant_server
+from omnitenant_backends.pool import fill_pool, pool_schemas
 from omnitenant_backends.schema import schema_exists
 from omnitenant_context import ProvisioningError, TenantContext
 from tests.tenantapp.models import Note
@@ -49,22 +53,22 @@ def test_the_second_alias_is_a_server_and_the_master_comes_first(second_server: 
 def test_fewest_places_each_new_tenant_on_the_emptier_server(
     placed: TenantFactory, second_server: str
 ) -> None:
-    # Relative to the schema tenants earlier tests of the session left on the master.
+    # Other tests' tenants may live on the master: even the servers out first.
     counts = tenants_per_server()
-    expected: list[str] = []
-    for _ in range(3):
-        # A tie goes to the master (first); otherwise the server with fewer tenants.
-        choice = min(counts, key=lambda alias: counts[alias])
-        expected.append(choice)
-        counts[choice] += 1
-    names = ["pl_fewest_a", "pl_fewest_b", "pl_fewest_c"]
-    made = [placed(name) for name in names]
-    assert [tenant.server for tenant in made] == expected
-    assert second_server in expected
-    assert tenants_per_server() == counts
-    for alias in ("default", second_server):
-        wanted = {name for name, chosen in zip(names, expected, strict=True) if chosen == alias}
-        assert schemas_on(alias, *names) == wanted
+    for index in range(counts["default"] - counts[second_server]):
+        placed(f"pl_even_{index}", server=second_server, run_migrations=False)
+    even = tenants_per_server()["default"]
+    first = placed("pl_fewest_a")
+    second = placed("pl_fewest_b")
+    third = placed("pl_fewest_c")
+    # A tie goes to the master (first); then the server with fewer tenants.
+    assert [first.server, second.server, third.server] == ["default", second_server, "default"]
+    assert tenants_per_server() == {"default": even + 2, second_server: even + 1}
+    assert schemas_on(second_server, "pl_fewest_a", "pl_fewest_b", "pl_fewest_c") == {"pl_fewest_b"}
+    assert schemas_on("default", "pl_fewest_a", "pl_fewest_b", "pl_fewest_c") == {
+        "pl_fewest_a",
+        "pl_fewest_c",
+    }
 
 
 def choose_last(tenant: Any, candidates: Any) -> str:
@@ -156,6 +160,8 @@ def test_server_is_refused_for_a_database_tenant(second_server: str) -> None:
 
 
 def set_server_by_hand(tenant: Any, server: str) -> None:
+    """Edit the tenant's server in its row, as an operator could by hand: the field is a
+    storage name that only ``movetenant`` changes."""
     with connections["default"].cursor() as cursor:
         cursor.execute(
             f"UPDATE {Tenant._meta.db_table} SET server = %s WHERE id = %s",  # noqa: S608
@@ -166,7 +172,6 @@ def set_server_by_hand(tenant: Any, server: str) -> None:
 
 def test_a_tenant_naming_a_server_that_is_gone_fails_closed(placed: TenantFactory) -> None:
     tenant = placed("pl_gone")
-    # The server is a storage name (only movetenant changes it): edited by hand here.
     set_server_by_hand(tenant, "retired")
     with TenantContext.use_tenant(tenant), pytest.raises(UnknownServer, match="'retired'"):
         list(Note.objects.all())
@@ -273,3 +278,205 @@ def test_a_server_that_is_down_fails_closed_and_makes_nothing(
         second_cluster.resume()
     assert schemas_on(second_server, "pl_while_down") == set()
     assert server_of(two_tenants[1]) == second_server
+
+
+# -- the fleet across servers -----------------------------------------------------------
+
+
+def tables_of(alias: str, schema: str) -> set[str]:
+    with connections[alias].cursor() as cursor:
+        cursor.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", [schema]
+        )
+        return {str(row[0]) for row in cursor.fetchall()}
+
+
+def test_migratealltenants_migrates_every_server_with_its_template_and_pool(
+    placed: TenantFactory, second_server: str
+) -> None:
+    made = [
+        placed("pl_fleet_m", server="default", run_migrations=False),
+        placed("pl_fleet_s1", server=second_server, run_migrations=False),
+        placed("pl_fleet_s2", server=second_server, run_migrations=False),
+    ]
+    assert all(tables_of(server_of(t), t.schema_name) == set() for t in made)
+    config = {**_config(), "WARM_POOL_SIZE": 1}
+    with override_settings(OMNITENANT_CONFIG=config):
+        out = _call(
+            "migratealltenants",
+            "--format",
+            "json",
+            "--tenant",
+            "pl_fleet_m",
+            "--tenant",
+            "pl_fleet_s1",
+            "--tenant",
+            "pl_fleet_s2",
+        )
+        try:
+            lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+            results = {line["tenant"]: line["result"] for line in lines if "tenant" in line}
+            assert results == dict.fromkeys([t.tenant_id for t in made], "migrated")
+            for tenant in made:
+                assert "tenantapp_note" in tables_of(server_of(tenant), tenant.schema_name)
+            # Each server got its template and its pool schema.
+            for alias in ("default", second_server):
+                assert "tenantapp_note" in tables_of(alias, "omnitenant_template")
+                assert len(pool_schemas(using=alias)) == 1
+            # A new tenant on the second server takes that server's pool schema.
+            placed("pl_fleet_pooled", server=second_server)
+            assert pool_schemas(using=second_server) == []
+            assert len(pool_schemas(using="default")) == 1
+        finally:
+            for alias in ("default", second_server):
+                fill_pool(0, using=alias)
+
+
+def test_migratealltenants_reports_a_server_that_is_down_and_migrates_the_rest(
+    placed: TenantFactory, second_cluster: Any, second_server: str
+) -> None:
+    placed("pl_down_m", server="default", run_migrations=False)
+    placed("pl_down_s", server=second_server, run_migrations=False)
+    connections[second_server].close()
+    second_cluster.pause()
+    try:
+        with pytest.raises(CommandError, match=r"1 of 2 tenants were not migrated: pl_down_s"):
+            _call("migratealltenants", "--tenant", "pl_down_m", "--tenant", "pl_down_s")
+    finally:
+        connections[second_server].close()
+        second_cluster.resume()
+    assert "tenantapp_note" in tables_of("default", "pl_down_m")
+    assert tables_of(second_server, "pl_down_s") == set()
+
+
+def test_showtenants_shows_and_filters_by_server(placed: TenantFactory, second_server: str) -> None:
+    placed("pl_show_m", server="default")
+    placed("pl_show_s", server=second_server)
+    placed("pl_show_db", isolation_type="database")
+    rows = {row["tenant_id"]: row for row in json.loads(_call("showtenants", "--format", "json"))}
+    assert rows["pl_show_m"]["server"] == "default"
+    assert rows["pl_show_s"]["server"] == second_server
+    assert rows["pl_show_db"]["server"] == ""
+    only = json.loads(_call("showtenants", "--format", "json", "--server", second_server))
+    assert [row["tenant_id"] for row in only] == ["pl_show_s"]
+    assert "server" in _call("showtenants").splitlines()[0]
+
+
+def test_createtenantsuperuser_and_shell_reach_the_tenant_on_its_server(
+    placed: TenantFactory, second_server: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tenant = placed("pl_tools", server=second_server)
+    _call(
+        "createtenantsuperuser",
+        "--tenant",
+        "pl_tools",
+        "--username",
+        "pl_admin",
+        "--email",
+        "a@example.test",
+        "--noinput",
+    )
+    with connections[second_server].cursor() as cursor:
+        cursor.execute('SELECT username FROM "pl_tools".auth_user')
+        assert cursor.fetchall() == [("pl_admin",)]
+    code = (
+        "from django.contrib.auth.models import User;"
+        "print(list(User.objects.values_list('username', flat=True)))"
+    )
+    _call("shell", "--tenant", "pl_tools", "--command", code, "-v", "0")
+    assert capsys.readouterr().out.strip() == "['pl_admin']"
+    assert tenant.server == second_server
+
+
+# -- system checks ------------------------------------------------------------------------
+
+
+def check_ids(*, databases: bool = False) -> list[str]:
+    from django.core import checks
+
+    found = checks.run_checks(tags=["omnitenant"], databases=["default"] if databases else None)
+    placement = ("omnitenant.E02", "omnitenant.W02")
+    return sorted(str(m.id) for m in found if (m.id or "").startswith(placement))
+
+
+@contextmanager
+def _databases(databases: dict[str, Any]) -> Iterator[None]:
+    """``DATABASES`` replaced for the block, new aliases known to the connection handler."""
+    from django.conf import settings
+
+    added = [alias for alias in databases if alias not in settings.DATABASES]
+    override = override_settings(DATABASES=databases)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # overriding DATABASES: see below
+        override.enable()
+    handler = connections.settings
+    for alias in added:
+        handler[alias] = connections.configure_settings(
+            {"default": handler["default"], alias: databases[alias]}
+        )[alias]
+    try:
+        yield
+    finally:
+        for alias in added:
+            connections[alias].close()
+            del connections[alias]
+            del handler[alias]
+        override.disable()
+
+
+def test_checks_refuse_placement_settings_that_cannot_work(second_server: str) -> None:
+    assert check_ids() == []
+    sqlite = {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}
+    from django.conf import settings
+
+    databases = {**settings.DATABASES, "notpg": sqlite}
+    config = {
+        **_config(),
+        "PLACEMENT_SERVERS": ["default", "notpg", "missing"],
+        "PLACEMENT_POLICY": "tests.backends.test_placement.no_such_policy",
+    }
+    with _databases(databases), override_settings(OMNITENANT_CONFIG=config):
+        assert check_ids() == ["omnitenant.E020", "omnitenant.E020", "omnitenant.E021"]
+        with pytest.raises(Exception, match="'notpg' is not a server"):
+            provisioning.create_tenant("pl_check_refused")
+    assert not Tenant.objects.filter(tenant_id="pl_check_refused").exists()
+
+
+def test_database_checks_warn_of_an_unreachable_server_and_refuse_a_lost_one(
+    placed: TenantFactory, second_server: str
+) -> None:
+    from django.conf import settings
+
+    from tests.servers import free_port
+
+    tenant = placed("pl_check_lost", server=second_server)
+    assert check_ids(databases=True) == []
+    set_server_by_hand(tenant, "retired")
+    closed = {**settings.DATABASES[second_server], "PORT": free_port()}
+    try:
+        with _databases({**settings.DATABASES, "unreachable": closed}):
+            assert check_ids(databases=True) == ["omnitenant.E022", "omnitenant.W020"]
+    finally:
+        set_server_by_hand(tenant, second_server)
+
+
+def test_a_celery_task_and_the_cache_follow_the_tenant_on_its_server(
+    two_tenants: list[Any], second_server: str
+) -> None:
+    from django.core.cache import cache
+
+    from tests.celery.tasks import write_note
+
+    on_master, on_second = two_tenants
+    with TenantContext.use_tenant(on_second):
+        # An eager run: the task looks its tenant up again and enters it, as a worker does.
+        assert write_note.apply(args=("from a task",)).get()["tenant"] == "pl_on_second"
+        cache.set("pl_key", "second's")
+    with TenantContext.use_tenant(on_master):
+        assert cache.get("pl_key") is None
+    with TenantContext.use_tenant(on_second):
+        assert cache.get("pl_key") == "second's"
+        cache.delete("pl_key")
+    with connections[second_server].cursor() as cursor:
+        cursor.execute('SELECT text FROM "pl_on_second".tenantapp_note ORDER BY id')
+        assert cursor.fetchall() == [("pl_on_second",), ("from a task",)]

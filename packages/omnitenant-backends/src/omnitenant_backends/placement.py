@@ -17,7 +17,7 @@ names it: a request never falls back to another server (fail closed).
 from __future__ import annotations
 
 import functools
-from typing import Final
+from typing import Any, Final
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -36,6 +36,7 @@ __all__ = [
     "is_server",
     "placed_elsewhere",
     "servers",
+    "storage_alias",
     "tenant_server",
 ]
 
@@ -70,20 +71,26 @@ def servers() -> tuple[str, ...]:
     what is wrong with it); other aliases count when their engine is omnitenant's and
     they are not a database tenant's own connection.
     """
-    return _servers(id(settings.DATABASES), backend_settings().master_database)
-
-
-@functools.lru_cache(maxsize=8)
-def _servers(databases_id: int, master: str) -> tuple[str, ...]:
-    # Keyed by the identity of DATABASES: override_settings replaces the dict.
-    del databases_id
+    databases = settings.DATABASES
+    master = backend_settings().master_database
+    memo = _memo
+    if memo and memo[0] is databases and memo[1] == master:
+        known: tuple[str, ...] = memo[2]
+        return known
     found = [master]
-    for alias, entry in settings.DATABASES.items():
+    for alias, entry in databases.items():
         if alias == master or entry.get(TENANT_DATABASE_FLAG):
             continue
         if is_omnitenant_engine(entry.get("ENGINE")):
             found.append(alias)
+    _memo[:] = [databases, master, tuple(found)]
     return tuple(found)
+
+
+# The DATABASES dict the servers were read from (held, so its identity cannot be reused
+# by another dict), the master alias, and the servers. override_settings replaces the
+# dict; the settings never change otherwise.
+_memo: list[Any] = []
 
 
 def is_server(alias: str) -> bool:
@@ -123,6 +130,18 @@ def tenant_server(tenant: Tenant) -> str:
             "(or correct the tenant's server)."
         )
     return str(alias)
+
+
+def storage_alias(tenant: Tenant) -> str:
+    """The connection alias that holds ``tenant``'s tables, made usable in this thread.
+
+    A database tenant's own alias (registered if needed), or a schema tenant's server.
+    """
+    if tenant.isolation_type == IsolationType.DATABASE:
+        from omnitenant_backends.database import tenant_database_alias  # noqa: PLC0415 - cycle
+
+        return tenant_database_alias(tenant)
+    return tenant_server(tenant)
 
 
 def placed_elsewhere(tenant: Tenant) -> str | None:

@@ -3,7 +3,9 @@
 An *orphan* is storage that looks like a tenant's but no tenant row names:
 
 * a schema of the master database whose name passes the identifier rule, that holds a
-  ``django_migrations`` table and is not shared (the public schema, the template);
+  ``django_migrations`` table and is not shared (the public schema, the template); the
+  other servers of schema tenants (:mod:`omnitenant_backends.placement`) are not
+  searched for orphans yet;
 * a PostgreSQL database on the master's server that omnitenant created for a tenant of
   this master (it carries :data:`~omnitenant_backends.database.TENANT_DATABASE_COMMENT`
   with the master database's name; databases made before that marker existed, and
@@ -13,7 +15,8 @@ An *orphan* is storage that looks like a tenant's but no tenant row names:
 Nothing else is ever reported or removed: not the public schema, the template, the master
 database, PostgreSQL's system databases, schemas or databases of other applications, nor
 a warm-pool schema (its name is not an identifier). A *missing* storage is a tenant row
-whose schema, database or file does not exist (or whose server cannot be reached).
+whose schema (on its server), database or file does not exist (or whose server cannot be
+reached).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from omnitenant_backends.database import (
     tenant_database_settings,
     tenant_databases_on_server,
 )
+from omnitenant_backends.placement import tenant_server
 from omnitenant_backends.schema import drop_schema, is_shared_schema, schema_exists
 from omnitenant_context import IsolationType, Tenant, is_valid_identifier
 
@@ -139,7 +143,11 @@ def find_missing_storage(tenants: Iterable[Tenant]) -> list[MissingStorage]:
     for tenant in tenants:
         storage, entry = _storage_of(tenant)
         try:
-            exists = schema_exists(storage.name) if entry is None else database_exists(entry)
+            exists = (
+                schema_exists(storage.name, using=tenant_server(tenant))
+                if entry is None
+                else database_exists(entry)
+            )
         except Exception as exc:  # an unreachable server is reported, not raised
             detail = " ".join(str(exc).split())
             missing.append(

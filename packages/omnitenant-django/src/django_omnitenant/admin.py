@@ -30,6 +30,7 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING, Any, cast
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -38,6 +39,7 @@ from django.urls import reverse
 from django_omnitenant import provisioning
 from django_omnitenant.constants import TenantStatus
 from django_omnitenant.utils import get_domain_model
+from omnitenant_backends.placement import UnknownServer, check_server
 from omnitenant_context import OmnitenantError, TenantContext
 
 # django-stubs makes the admin classes generic; at run time they are not subscriptable.
@@ -50,6 +52,7 @@ else:
 
 __all__ = [
     "TenantAdmin",
+    "TenantForm",
     "TenantRestrictAdminMixin",
     "TenantScopedAdminMixin",
     "domain_inline",
@@ -113,11 +116,29 @@ def domain_inline() -> type[_TabularInline]:
     return DomainInline
 
 
-class TenantAdmin(TenantRestrictAdminMixin, _ModelAdmin):
-    """Admin of the tenant model, with domains inline; master host only."""
+class TenantForm(forms.ModelForm):  # type: ignore[type-arg]  # the model is the project's
+    """The tenant admin's form: a server named for a new tenant must be a server."""
 
-    list_display = ("tenant_id", "name", "isolation_type", "status", "primary_domain")
-    list_filter = ("isolation_type", "status")
+    def clean_server(self) -> str:
+        server = str(self.cleaned_data.get("server") or "")
+        if server:
+            try:
+                check_server(server)
+            except UnknownServer as exc:
+                raise forms.ValidationError(str(exc), code="unknown_server") from None
+        return server
+
+
+class TenantAdmin(TenantRestrictAdminMixin, _ModelAdmin):
+    """Admin of the tenant model, with domains inline; master host only.
+
+    A new schema tenant goes to the server given (empty: the placement policy chooses);
+    an existing tenant's server is shown, never edited (moving a tenant copies its data).
+    """
+
+    form = TenantForm
+    list_display = ("tenant_id", "name", "isolation_type", "status", "server", "primary_domain")
+    list_filter = ("isolation_type", "status", "server")
     search_fields = ("tenant_id", "name", "domains__domain")
     # database_config may hold a password: it is neither shown nor editable here.
     exclude = ("database_config",)
@@ -131,7 +152,7 @@ class TenantAdmin(TenantRestrictAdminMixin, _ModelAdmin):
         lifecycle = ("status", "status_detail", "created_at", "updated_at")
         # The storage is named after these: they cannot change once it exists.
         if obj is not None and obj.pk is not None:
-            return ("tenant_id", "isolation_type", "schema_name", *lifecycle)
+            return ("tenant_id", "isolation_type", "schema_name", "server", *lifecycle)
         return lifecycle
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:

@@ -43,20 +43,13 @@ from omnitenant_backends.copying import (
     applied_migrations,
     copy_rows,
 )
-from omnitenant_backends.database import tenant_database_alias
-from omnitenant_backends.placement import tenant_server
-from omnitenant_context import IsolationType, Tenant, TenantContext
+from omnitenant_backends.placement import storage_alias
+from omnitenant_context import IsolationType, TenantContext
 
 if TYPE_CHECKING:
     from django_omnitenant.models import BaseTenant
 
 __all__ = ["ArchiveError", "dump_tenant", "load_tenant"]
-
-
-def _storage_alias(tenant: Tenant) -> str:
-    if tenant.isolation_type == IsolationType.SCHEMA:
-        return tenant_server(tenant)
-    return tenant_database_alias(tenant)
 
 
 @contextmanager
@@ -89,7 +82,7 @@ def dump_tenant(tenant: BaseTenant, path: Path, *, progress: Progress | None = N
     :class:`~omnitenant_backends.archive.ArchiveError` (a ``CopyError``) when a table
     cannot be dumped (no model for it).
     """
-    alias = _storage_alias(tenant)
+    alias = storage_alias(tenant)
     with TenantContext.use_master_db():
         domains = list(
             get_domain_model()
@@ -150,7 +143,7 @@ def load_tenant(
         with provisioning.creating():
             provisioning.save_new(tenant, domains, TenantStatus.ACTIVE)
             provisioning.make_storage(tenant)
-            alias = _storage_alias(tenant)
+            alias = storage_alias(tenant)
             _check_reachable(source, applied_migrations(tenant, alias))
             report = copy_rows(source, DjangoLocation(tenant, alias), progress=progress)
             if app_settings().tenant_sites:

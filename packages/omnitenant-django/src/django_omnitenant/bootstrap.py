@@ -20,7 +20,11 @@ from django.core import checks
 from django.core.signals import request_finished, setting_changed
 from django.db.models.signals import post_delete, post_save
 
-from django_omnitenant.checks import check_configuration
+from django_omnitenant.checks import (
+    check_configuration,
+    check_placed_tenants,
+    check_placement,
+)
 from django_omnitenant.contenttypes import (
     install_content_type_cache,
     uninstall_content_type_cache,
@@ -46,6 +50,8 @@ def bootstrap() -> None:
     """Register the system checks and the activation-signal listener (idempotent)."""
     checks.register(check_configuration, "omnitenant")
     checks.register(check_scope_drift, "omnitenant", checks.Tags.database)
+    checks.register(check_placement, "omnitenant")
+    checks.register(check_placed_tenants, "omnitenant", checks.Tags.database)
     connect_activation_signals()
     connect_cache_invalidation()
     apply_signing_setting()

@@ -8,6 +8,7 @@ from django.apps import apps
 from django.conf import settings
 from django.core.cache.backends.dummy import DummyCache
 from django.core.checks import CheckMessage, Error, Warning
+from django.db import DatabaseError, connections
 from django.template import engines
 from django.template.backends.django import DjangoTemplates
 from django.template.loaders import cached
@@ -15,9 +16,11 @@ from django.utils.module_loading import import_string
 
 from django_omnitenant.conf import OmnitenantConfigurationError, app_settings, backend_settings
 from django_omnitenant.loaders import CachedLoader, TenantDirectoriesLoader
+from django_omnitenant.placement import FEWEST, tenants_per_server
 from omnitenant_backends.cache import TenantCacheMixin
+from omnitenant_backends.placement import is_omnitenant_engine, servers
 
-__all__ = ["check_configuration"]
+__all__ = ["check_configuration", "check_placed_tenants", "check_placement"]
 
 _ROUTER = "django_omnitenant.routers.TenantRouter"
 _SCHEMA_ENGINE = "omnitenant_backends.postgresql"
@@ -242,4 +245,97 @@ def _check_sites(tenant_sites: bool, scope: str) -> list[CheckMessage]:
                 id="omnitenant.E012",
             )
         )
+    return messages
+
+
+def check_placement(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """The placement settings name servers that can hold schema tenants, and a policy."""
+    try:
+        app_conf = app_settings()
+        backend_settings()
+    except OmnitenantConfigurationError:
+        return []  # omnitenant.E001
+    messages: list[CheckMessage] = []
+    for alias in app_conf.placement_servers:
+        problem = _not_a_server(alias)
+        if problem:
+            messages.append(
+                Error(
+                    f"OMNITENANT_CONFIG['PLACEMENT_SERVERS'] lists {alias!r}, {problem}.",
+                    hint=f"Give the alias ENGINE {_SCHEMA_ENGINE!r} in DATABASES, or remove "
+                    "it from PLACEMENT_SERVERS.",
+                    id="omnitenant.E020",
+                )
+            )
+    policy = app_conf.placement_policy
+    if policy != FEWEST:
+        try:
+            found = import_string(policy)
+        except ImportError as exc:
+            found, problem = None, f"cannot be imported ({exc})"
+        else:
+            problem = "" if callable(found) else "is not a function"
+        if problem:
+            messages.append(
+                Error(
+                    f"OMNITENANT_CONFIG['PLACEMENT_POLICY'] = {policy!r} {problem}.",
+                    hint=f"Use {FEWEST!r} or the dotted path of a function "
+                    "policy(tenant, servers) -> alias.",
+                    id="omnitenant.E021",
+                )
+            )
+    return messages
+
+
+def _not_a_server(alias: str) -> str:
+    """Why ``alias`` cannot hold schema tenants; empty when it can."""
+    entry = settings.DATABASES.get(alias)
+    if entry is None:
+        return "which is not in DATABASES"
+    if not is_omnitenant_engine(entry.get("ENGINE")):
+        return f"whose ENGINE {entry.get('ENGINE')!r} is not omnitenant's PostgreSQL engine"
+    return ""
+
+
+def check_placed_tenants(
+    app_configs: Any = None, databases: Any = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """The database check: every tenant's server can hold it, and every server answers."""
+    try:
+        conf = backend_settings()
+    except OmnitenantConfigurationError:
+        return []  # omnitenant.E001
+    if not databases or conf.master_database not in databases:
+        return []
+    messages: list[CheckMessage] = []
+    try:
+        counts = tenants_per_server()
+    except DatabaseError:
+        return []  # no tenant table yet (a new project's first migrate)
+    for alias, tenants in sorted(counts.items()):
+        problem = _not_a_server(alias) if tenants and alias not in servers() else ""
+        if problem:
+            messages.append(
+                Error(
+                    f"{tenants} schema tenant(s) are placed on the server {alias!r}, "
+                    f"{problem}: their requests fail.",
+                    hint=f"Put {alias!r} back into DATABASES with ENGINE {_SCHEMA_ENGINE!r} "
+                    "(or move the tenants).",
+                    id="omnitenant.E022",
+                )
+            )
+    for alias in servers():
+        if alias == conf.master_database:
+            continue
+        try:
+            connections[alias].ensure_connection()
+        except DatabaseError as exc:
+            messages.append(
+                Warning(
+                    f"The server {alias!r} cannot be reached now: {' '.join(str(exc).split())}",
+                    hint="Its schema tenants fail until it answers; check the server and its "
+                    "DATABASES entry.",
+                    id="omnitenant.W020",
+                )
+            )
     return messages

@@ -20,9 +20,8 @@ from django.db import DatabaseError, connections
 
 from django_omnitenant.conf import OmnitenantConfigurationError, app_settings
 from django_omnitenant.constants import TenantStatus
-from omnitenant_backends.database import tenant_database_alias
-from omnitenant_backends.placement import tenant_server
-from omnitenant_context import IsolationType, OmnitenantError, Tenant, TenantContext, TenantInactive
+from omnitenant_backends.placement import storage_alias
+from omnitenant_context import OmnitenantError, Tenant, TenantContext, TenantInactive
 
 __all__ = [
     "KNOWN_STATES",
@@ -69,19 +68,13 @@ def suspended_status_code() -> int:
     return 404 if app_settings().suspended_response == "not_found" else 403
 
 
-def _storage_alias(tenant: Tenant) -> str:
-    if tenant.isolation_type == IsolationType.DATABASE:
-        return tenant_database_alias(tenant)
-    return tenant_server(tenant)
-
-
 def set_read_only(tenant: Tenant, on: bool) -> None:
     """Switch the connection of ``tenant``'s storage to read-only transactions or back.
 
     Prefer :func:`read_only`, which cannot forget to switch back. A connection that
     cannot be switched back is closed: it must not be reused read-only by mistake.
     """
-    connection = connections[_storage_alias(tenant)]
+    connection = connections[storage_alias(tenant)]
     if connection.vendor == "postgresql":
         statement = (
             "SET default_transaction_read_only = on"

@@ -66,10 +66,15 @@ from omnitenant_backends.database import (
     drop_database,
     is_postgres_engine,
     keep_database,
-    tenant_database_alias,
     tenant_database_settings,
 )
-from omnitenant_backends.placement import UnknownServer, check_server, servers, tenant_server
+from omnitenant_backends.placement import (
+    UnknownServer,
+    check_server,
+    servers,
+    storage_alias,
+    tenant_server,
+)
 from omnitenant_backends.schema import KeptSchema, drop_kept_schema, keep_schema, kept_schemas
 from omnitenant_context import IsolationType, OmnitenantError, Tenant, TenantContext
 
@@ -262,15 +267,9 @@ def _target_tenant(
     return target
 
 
-def _storage_alias(tenant: Tenant) -> str:
-    if tenant.isolation_type == IsolationType.SCHEMA:
-        return tenant_server(tenant)
-    return tenant_database_alias(tenant)
-
-
 def _check_same_migrations(source: BaseTenant, target: BaseTenant) -> None:
-    have = applied_migrations(source, _storage_alias(source))
-    made = applied_migrations(target, _storage_alias(target))
+    have = applied_migrations(source, storage_alias(source))
+    made = applied_migrations(target, storage_alias(target))
     if have != made:
         missing = sorted(f"{app}.{name}" for app, name in made - have)
         unknown = sorted(f"{app}.{name}" for app, name in have - made)
@@ -300,8 +299,8 @@ def _copy(source: BaseTenant, target: BaseTenant, tell: MoveProgress) -> CopyRep
     if from_pg is not None and to_pg is not None:
         return copy_postgres(from_pg, to_pg, progress=table_done)
     return copy_rows(
-        DjangoLocation(source, _storage_alias(source)),
-        DjangoLocation(target, _storage_alias(target)),
+        DjangoLocation(source, storage_alias(source)),
+        DjangoLocation(target, storage_alias(target)),
         progress=table_done,
     )
 

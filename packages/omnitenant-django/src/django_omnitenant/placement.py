@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Final
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count
+from django.db.models import Count, Q
 
 from django_omnitenant.conf import OmnitenantConfigurationError, app_settings, backend_settings
 from django_omnitenant.constants import IsolationType
@@ -38,8 +38,10 @@ __all__ = [
     "candidate_servers",
     "choose_server",
     "fewest_tenants",
+    "on_server",
     "place",
     "server_of",
+    "servers_in_use",
     "tenants_per_server",
 ]
 
@@ -53,6 +55,14 @@ FEWEST: Final = "fewest"
 def server_of(tenant: BaseTenant) -> str:
     """The alias of the server holding ``tenant``'s schema (an empty field is the master)."""
     return tenant.server or backend_settings().master_database
+
+
+def on_server(alias: str) -> Q:
+    """The filter of the schema tenants on server ``alias`` (an empty field is the master)."""
+    here = Q(isolation_type=IsolationType.SCHEMA, server=alias)
+    if alias == backend_settings().master_database:
+        here |= Q(isolation_type=IsolationType.SCHEMA, server="")
+    return here
 
 
 def tenants_per_server() -> dict[str, int]:
@@ -71,6 +81,12 @@ def tenants_per_server() -> dict[str, int]:
             alias = row["server"] or master
             counts[alias] = counts.get(alias, 0) + int(row["tenants"])
     return counts
+
+
+def servers_in_use() -> tuple[str, ...]:
+    """The servers that hold at least one schema tenant, in :func:`servers` order."""
+    counts = tenants_per_server()
+    return tuple(alias for alias in servers() if counts.get(alias))
 
 
 def fewest_tenants(tenant: BaseTenant, candidates: Sequence[str]) -> str:

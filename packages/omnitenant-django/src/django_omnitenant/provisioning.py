@@ -51,7 +51,7 @@ from django_omnitenant.constants import TenantStatus
 from django_omnitenant.placement import place
 from django_omnitenant.utils import get_domain_model, get_tenant_backend, get_tenant_model
 from omnitenant_backends import clear_tenant_cache
-from omnitenant_backends.placement import placed_elsewhere
+from omnitenant_backends.placement import placed_elsewhere, servers
 from omnitenant_backends.pool import fill_pool
 from omnitenant_backends.signals import tenant_migrated, tenant_state_changed
 from omnitenant_context import (
@@ -388,8 +388,8 @@ def _provision_task(tenant_id: str, run_migrations: bool = True) -> str:
 
 
 def _fill_pool_task() -> int:
-    report = fill_pool()
-    return report.made
+    # Every server keeps a pool of its own.
+    return sum(fill_pool(using=alias).made for alias in servers())
 
 
 def finish_provisioning(tenant_id: str, *, run_migrations: bool = True) -> BaseTenant:

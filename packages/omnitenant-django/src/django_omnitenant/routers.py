@@ -28,7 +28,7 @@ from django.db import models
 from omnitenant_backends import tenant_database_alias
 from omnitenant_backends.conf import backend_settings
 from omnitenant_backends.database import is_tenant_database_alias
-from omnitenant_backends.placement import is_server, tenant_server
+from omnitenant_backends.placement import SERVER_ATTRIBUTE, is_server, tenant_server
 from omnitenant_backends.postgresql.master_route import is_master_route, master_route_alias
 from omnitenant_backends.transactions import check_tenant_write
 from omnitenant_context import IsolationType, NoTenantActive, TenantContext
@@ -62,6 +62,10 @@ class TenantRouter:
             return conf.master_database
         if tenant.isolation_type == IsolationType.DATABASE:
             return tenant_database_alias(tenant)
+        # The warm path (a tenant on the master) costs one attribute read more.
+        server = getattr(tenant, SERVER_ATTRIBUTE, None)
+        if not server or server == conf.master_database:
+            return conf.master_database
         return tenant_server(tenant)
 
     def db_for_read(self, model: type[models.Model], **hints: Any) -> str:

@@ -18,15 +18,17 @@ from typing import Any
 
 from django.apps import apps
 from django.core.checks import CheckMessage, Warning
-from django.db import connections
+from django.db import DatabaseError, connections
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.operations import CreateModel
 from django.db.migrations.recorder import MigrationRecorder
 from psycopg import sql
 
 from django_omnitenant.conf import OmnitenantConfigurationError, backend_settings
-from django_omnitenant.constants import IsolationType, TenantStatus
+from django_omnitenant.constants import TenantStatus
+from django_omnitenant.placement import on_server
 from django_omnitenant.utils import get_tenant_model
+from omnitenant_backends.placement import servers
 from omnitenant_context import TenantContext
 
 __all__ = ["check_scope_drift", "tables_created_by"]
@@ -80,7 +82,19 @@ def check_scope_drift(
         missing_in_master = _missing(
             tables_created_by(frozenset({"master", "shared"})), applied, present
         )
-        by_tenant = _missing_in_schema_tenants(conf.master_database, present)
+        by_tenant: dict[str, list[str]] = defaultdict(list)
+        for alias in servers():
+            # Each server that the check may use (``check --database``) holds its own.
+            if alias not in databases:
+                continue
+            try:
+                found = _missing_in_schema_tenants(alias, present)
+            except DatabaseError:
+                if alias == conf.master_database:
+                    raise
+                continue  # an unreachable server is omnitenant.W020 (checks.py)
+            for app, tenant_ids in found.items():
+                by_tenant[app].extend(tenant_ids)
     messages: list[CheckMessage] = [
         Warning(
             f"The app {app!r} (scope {conf.app_scope(app)!r}) has no tables in the master "
@@ -130,9 +144,9 @@ def _missing_in_schema_tenants(alias: str, master_tables: set[str]) -> dict[str,
     if connection.vendor != "postgresql":
         return {}
     schemas = dict(
-        tenant_model.objects.filter(
-            isolation_type=IsolationType.SCHEMA, status=TenantStatus.ACTIVE
-        ).values_list("schema_name", "tenant_id")
+        tenant_model.objects.filter(on_server(alias), status=TenantStatus.ACTIVE).values_list(
+            "schema_name", "tenant_id"
+        )
     )
     if not schemas:
         return {}

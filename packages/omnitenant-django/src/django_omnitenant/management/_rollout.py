@@ -15,8 +15,8 @@ from typing import Any
 from django.db import connections
 
 from omnitenant_backends import tenant_database_alias
-from omnitenant_backends.conf import backend_settings
 from omnitenant_backends.fleet import schema_sizes
+from omnitenant_backends.placement import tenant_server
 from omnitenant_context import IsolationType, TenantContext
 
 __all__ = [
@@ -65,9 +65,9 @@ def positive_float(value: str) -> float:
 def order_tenants(tenants: Sequence[Any], order: str) -> list[Any]:
     """The tenants in rollout order: by id, by creation, or smallest storage first.
 
-    ``size`` reads every schema's size in one statement and each database tenant's in
-    one query of its own; the smallest go first, so a canary is quick and a failure
-    shows up before the big tenants are touched. Ties keep the id order.
+    ``size`` reads every schema's size in one statement per server and each database
+    tenant's in one query of its own; the smallest go first, so a canary is quick and a
+    failure shows up before the big tenants are touched. Ties keep the id order.
     """
     by_id = sorted(tenants, key=lambda tenant: tenant.tenant_id)
     if order == "id":
@@ -75,12 +75,13 @@ def order_tenants(tenants: Sequence[Any], order: str) -> list[Any]:
     if order == "created":
         return sorted(by_id, key=lambda tenant: tenant.created_at)
     sizes: dict[str, int] = {}
-    schema_size: dict[str, int] | None = None
+    schema_size: dict[str, dict[str, int]] = {}  # by server
     for tenant in by_id:
         if tenant.isolation_type == IsolationType.SCHEMA:
-            if schema_size is None:
-                schema_size = schema_sizes(using=backend_settings().master_database)
-            sizes[tenant.tenant_id] = schema_size.get(tenant.schema_name, 0)
+            server = tenant_server(tenant)
+            if server not in schema_size:
+                schema_size[server] = schema_sizes(using=server)
+            sizes[tenant.tenant_id] = schema_size[server].get(tenant.schema_name, 0)
         else:
             sizes[tenant.tenant_id] = _database_size(tenant)
     return sorted(by_id, key=lambda tenant: sizes[tenant.tenant_id])

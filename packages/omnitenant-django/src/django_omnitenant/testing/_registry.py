@@ -21,7 +21,7 @@ from django.db import connections, transaction
 from django_omnitenant import provisioning
 from django_omnitenant.utils import get_tenant_model
 from omnitenant_backends.conf import backend_settings
-from omnitenant_backends.database import tenant_database_alias
+from omnitenant_backends.placement import storage_alias
 from omnitenant_context import IsolationType, OmnitenantError, Tenant, TenantContext
 
 if TYPE_CHECKING:
@@ -236,15 +236,15 @@ def use_registry(registry: TenantRegistry) -> Iterator[TenantRegistry]:
 def transaction_aliases(tenants: Sequence[Tenant]) -> list[str]:
     """The connection aliases a test inside ``tenants`` may write to, master first.
 
-    Schema tenants live on the master connection; each database tenant adds its own alias
-    (registered in this process if it was not yet).
+    Schema tenants live on their server's connection (the master's unless placed
+    elsewhere); each database tenant adds its own alias (registered in this process if it
+    was not yet).
     """
     aliases = [backend_settings().master_database]
     for tenant in tenants:
-        if tenant.isolation_type == IsolationType.DATABASE:
-            alias = tenant_database_alias(tenant)
-            if alias not in aliases:
-                aliases.append(alias)
+        alias = storage_alias(tenant)
+        if alias not in aliases:
+            aliases.append(alias)
     return aliases
 
 

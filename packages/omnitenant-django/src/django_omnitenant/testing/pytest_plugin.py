@@ -52,7 +52,7 @@ from django_omnitenant.testing._registry import (
     transaction_aliases,
     use_registry,
 )
-from omnitenant_backends.conf import backend_settings
+from omnitenant_backends.placement import servers
 from omnitenant_context import Tenant, TenantContext
 
 __all__ = ["active_tenant", "tenant_client", "tenant_session_factory"]
@@ -101,11 +101,16 @@ def _omnitenant_master_database(
 ) -> Iterator[None]:
     # pytest-django sets up only the databases of tests that use 'db' or a django_db
     # marker, and active_tenant must use neither; the master test database is then made
-    # here, as pytest-django would make it.
-    master = backend_settings().master_database
-    connection = connections[master]
-    creation: Any = connection.creation  # django-stubs does not declare _get_test_db_name
-    if connection.settings_dict["NAME"] == creation._get_test_db_name():
+    # here, as pytest-django would make it, and so is the test database of every other
+    # server that can hold schema tenants: a test tenant placed there must never reach
+    # the server's real database.
+    missing: dict[str, str] = {}
+    for alias in servers():
+        connection = connections[alias]
+        creation: Any = connection.creation  # django-stubs does not declare _get_test_db_name
+        if connection.settings_dict["NAME"] != creation._get_test_db_name():
+            missing[alias] = alias
+    if not missing:
         yield  # set up already (by pytest-django or the project's django_db_setup)
         return
     keepdb = django_db_keepdb and not django_db_createdb
@@ -114,7 +119,7 @@ def _omnitenant_master_database(
             verbosity=request.config.option.verbose,
             interactive=False,
             keepdb=keepdb,
-            aliases={master: master},  # a mapping in django-stubs; Django only tests `in`
+            aliases=missing,  # a mapping in django-stubs; Django only tests `in`
             serialized_aliases=set(),
         )
     yield

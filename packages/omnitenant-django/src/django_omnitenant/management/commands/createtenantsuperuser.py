@@ -13,6 +13,7 @@ from django.core.management.base import CommandError, CommandParser
 
 from django_omnitenant.management._common import add_tenant_argument, get_tenant_or_fail
 from omnitenant_backends.conf import backend_settings
+from omnitenant_backends.placement import storage_alias
 from omnitenant_context import IsolationType, TenantContext
 
 
@@ -26,12 +27,12 @@ class Command(createsuperuser.Command):
     def handle(self, *args: Any, **options: Any) -> None:
         tenant = get_tenant_or_fail(options.pop("tenant"), include_inactive=False)
         master = backend_settings().master_database
-        if tenant.isolation_type == IsolationType.DATABASE:
-            if options["database"] not in (master, tenant.database_alias):
-                raise CommandError("--database cannot point elsewhere than the tenant.")
-            # createsuperuser writes to --database explicitly, bypassing the router.
-            from omnitenant_backends import tenant_database_alias  # noqa: PLC0415
-
-            options["database"] = tenant_database_alias(tenant)
+        # createsuperuser writes to --database explicitly, bypassing the router: it must
+        # be the connection of the tenant's storage (its own database, or its server).
+        alias = storage_alias(tenant)
+        named = tenant.database_alias if tenant.isolation_type == IsolationType.DATABASE else alias
+        if options["database"] not in (master, named, alias):
+            raise CommandError("--database cannot point elsewhere than the tenant.")
+        options["database"] = alias
         with TenantContext.use_tenant(tenant):
             super().handle(*args, **options)

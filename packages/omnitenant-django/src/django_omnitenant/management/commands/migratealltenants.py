@@ -1,18 +1,20 @@
 """``manage.py migratealltenants``: migrate every tenant, fast, and finish the rest when
 one fails.
 
-1. The schema template (when clones are on) is migrated first. It never blocks the
-   fleet: when it cannot be migrated it is rebuilt from scratch, and when that fails
-   too it is set aside (dropped; new tenants are then migrated instead of cloned). The
-   run says which, and a template set aside makes the exit status non-zero once every
-   tenant has had its turn.
-2. Which tenants are up to date is read in one pass: one statement pair per database
-   for all schema tenants, one query per database tenant; those are skipped without a
+1. The schema template (when clones are on) is migrated first, on every server that
+   holds schema tenants (docs/scaling.md). It never blocks the fleet: when it cannot be
+   migrated it is rebuilt from scratch, and when that fails too it is set aside (dropped;
+   new tenants are then migrated instead of cloned). The run says which, and a template
+   set aside makes the exit status non-zero once every tenant has had its turn.
+2. Which tenants are up to date is read in one pass: one statement pair per server
+   for all its schema tenants, one query per database tenant; those are skipped without a
    ``migrate`` run (``--no-skip`` runs them all).
-3. The others are migrated by ``--jobs`` worker processes. Each tenant is locked while
-   it migrates (a PostgreSQL advisory lock, or a file lock when the master database is
-   not PostgreSQL): a second run at the same time reports the tenant as locked instead of
-   migrating it twice.
+3. The others are migrated by ``--jobs`` worker processes (default: one per server of
+   schema tenants among them, the servers' tenants taken in turn, so the servers work
+   in parallel; with one server, none: the command migrates them in its own process).
+   Each tenant is locked while it migrates (a PostgreSQL advisory lock, or a file lock
+   when the master database is not PostgreSQL): a second run at the same time reports
+   the tenant as locked instead of migrating it twice.
    Each worker migrates its tenants with the fleet executor
    (:mod:`omnitenant_backends.fleet_migrate`): the migration graph, the plan and the
    rendered states are prepared once per distinct migration state and reused by every
@@ -22,8 +24,8 @@ one fails.
 4. Only tenants in the states of ``MIGRATED_STATES`` (every state with storage: not
    ``provisioning`` or ``failed``) unless ``--include-state`` adds more; the first line
    of output names them.
-5. The warm pool (``WARM_POOL_SIZE``) is refilled: pool schemas that lag behind are
-   replaced by fresh ones.
+5. The warm pool (``WARM_POOL_SIZE``) of every server is refilled: pool schemas that lag
+   behind are replaced by fresh ones.
 6. Deploy controls: ``--order`` (id, created, smallest storage first), ``--canary N``
    (those tenants first; any failure stops the run), ``--batch-size`` with ``--pause`` and
    ``--check CMD`` between batches (a failing check stops the run), ``--timeout`` (a
@@ -46,6 +48,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import zip_longest
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -72,6 +75,7 @@ from django_omnitenant.management._rollout import (
     run_check,
     waves,
 )
+from django_omnitenant.placement import servers_in_use
 from django_omnitenant.signals import tenant_migrated
 from django_omnitenant.utils import get_tenant_backend, get_tenant_model
 from omnitenant_backends import (
@@ -92,6 +96,7 @@ from omnitenant_backends.fleet_migrate import (
     describe_plan,
     discard_abandoned_transaction,
 )
+from omnitenant_backends.placement import UnknownServer, servers, tenant_server
 from omnitenant_context import IsolationType, TenantContext
 
 # Every tenant whose storage exists: a suspended, marked or in-maintenance tenant that is
@@ -156,8 +161,9 @@ class Command(BaseCommand):
             "--jobs",
             "-j",
             type=positive_int,
-            default=1,
-            help="Worker processes (default: 1; at least 1).",
+            default=None,
+            help="Worker processes (at least 1; default: one per server holding schema "
+            "tenants to migrate, so each server migrates its own in parallel).",
         )
         parser.add_argument(
             "--tenant", action="append", default=[], help="Only this tenant; repeatable."
@@ -232,8 +238,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        jobs: int = options["jobs"]
-        if jobs < 1:  # call_command() does not run the option's type on an int
+        jobs: int | None = options["jobs"]
+        if jobs is not None and jobs < 1:  # call_command() does not run the option's type
             raise usage_error("--jobs must be at least 1.")
         started = time.monotonic()
         self._json = options["format"] == "json"
@@ -374,23 +380,34 @@ class Command(BaseCommand):
         template = cloning_template()
         if template is None:
             return ""
-        if not get_tenant_model().objects.filter(isolation_type=IsolationType.SCHEMA).exists():
-            return ""
+        master = backend_settings().master_database
+        problems = [
+            self._migrate_template_on(
+                alias,
+                template if alias == master else f"{template} on server {alias}",
+                options,
+            )
+            for alias in servers_in_use()
+        ]
+        return "; ".join(problem for problem in problems if problem)
+
+    def _migrate_template_on(self, alias: str, label: str, options: dict[str, Any]) -> str:
+        """Migrate the template of one server (``label`` names it); say what happened."""
         target = {k: options[k] for k in ("app_label", "migration_name") if options[k]}
         try:
-            refresh = refresh_schema_template(fake=options["fake"], **target)
+            refresh = refresh_schema_template(using=alias, fake=options["fake"], **target)
         except Exception as exc:  # reported, and the tenants still get their turn
-            problem = f"schema template {template}: failed: {type(exc).__name__}: {exc}"
+            problem = f"schema template {label}: failed: {type(exc).__name__}: {exc}"
             self.stderr.write(problem)
             return problem
         if refresh.outcome == TemplateOutcome.REBUILT:
             self._say(
-                f"schema template {template}: could not be migrated ({refresh.reason}); "
+                f"schema template {label}: could not be migrated ({refresh.reason}); "
                 "rebuilt from scratch."
             )
         elif refresh.outcome == TemplateOutcome.SET_ASIDE:
             problem = (
-                f"schema template {template}: set aside (dropped): {refresh.reason}. New "
+                f"schema template {label}: set aside (dropped): {refresh.reason}. New "
                 "tenants are migrated instead of cloned until it can be made again."
             )
             self.stderr.write(problem)
@@ -404,13 +421,17 @@ class Command(BaseCommand):
 
         if pool_size() == 0:
             return
-        try:
-            report = fill_pool()
-        except Exception as exc:
-            raise CommandError(f"Refilling the warm pool failed: {exc}") from exc
-        self._say(
-            f"Warm pool: {report.ready + report.made} ready ({report.dropped} stale replaced)."
-        )
+        master = backend_settings().master_database
+        for alias in servers():
+            where = "" if alias == master else f" of server {alias}"
+            try:
+                report = fill_pool(using=alias)
+            except Exception as exc:
+                raise CommandError(f"Refilling the warm pool{where} failed: {exc}") from exc
+            self._say(
+                f"Warm pool{where}: {report.ready + report.made} ready "
+                f"({report.dropped} stale replaced)."
+            )
 
     def _split_up_to_date(
         self, tenants: list[Any], *, force: bool
@@ -418,14 +439,23 @@ class Command(BaseCommand):
         if force:
             return tenants, []
         required = required_tenant_migrations()
-        by_schema: dict[str, frozenset[tuple[str, str]]] | None = None
+        # Per server: the applied migrations of every schema, or why they cannot be read.
+        by_server: dict[str, dict[str, frozenset[tuple[str, str]]] | str] = {}
         pending: list[Any] = []
         done: list[Outcome] = []
         for tenant in tenants:
             if tenant.isolation_type == IsolationType.SCHEMA:
-                if by_schema is None:
-                    by_schema = applied_migrations_by_schema()
-                applied = by_schema.get(tenant.schema_name, frozenset())
+                try:
+                    server = tenant_server(tenant)
+                    if server not in by_server:
+                        by_server[server] = applied_migrations_by_schema(using=server)
+                except Exception as exc:  # a server down: its tenants fail, the others go on
+                    by_server.setdefault(tenant_server_or_none(tenant), _describe(exc))
+                read = by_server.get(tenant_server_or_none(tenant), "")
+                if isinstance(read, str):
+                    done.append(Outcome(tenant.tenant_id, FAILED, 0.0, read))
+                    continue
+                applied = read.get(tenant.schema_name, frozenset())
             else:
                 try:
                     with TenantContext.use_tenant(tenant):
@@ -439,14 +469,26 @@ class Command(BaseCommand):
                 pending.append(tenant)
         return pending, done
 
-    def _run(self, tenants: list[Any], options: dict[str, Any], jobs: int) -> Iterator[Outcome]:
+    def _run(
+        self, tenants: list[Any], options: dict[str, Any], jobs: int | None
+    ) -> Iterator[Outcome]:
         if not tenants:
             return
-        ids = [tenant.tenant_id for tenant in tenants]
-        if jobs == 1 or len(ids) == 1:
-            for tenant_id in ids:
-                yield migrate_one(tenant_id, options)
+        by_server = _by_server(tenants)
+        if jobs is None:
+            # One worker per server of schema tenants: with one server, as before, none.
+            jobs = max(1, sum(1 for key in by_server if key))
+        if jobs == 1 or len(tenants) == 1:
+            for tenant in tenants:
+                yield migrate_one(tenant.tenant_id, options)
             return
+        # The servers' tenants in turn: the workers spread over the servers.
+        ids = [
+            tenant.tenant_id
+            for turn in zip_longest(*by_server.values())
+            for tenant in turn
+            if tenant is not None
+        ]
         # Worker processes start from a copy of this one: close the connections first, or
         # the children would share (and on exit close) the parent's sockets.
         connections.close_all()
@@ -503,6 +545,25 @@ class Command(BaseCommand):
             )
         if template_problem:
             raise CommandError(f"Every tenant was migrated, but the {template_problem}")
+
+
+def tenant_server_or_none(tenant: Any) -> str:
+    """The server of a schema tenant, or its unreadable name (reported as failed)."""
+    try:
+        return tenant_server(tenant)
+    except UnknownServer:
+        return f"unknown server {tenant.server!r}"
+
+
+def _by_server(tenants: list[Any]) -> dict[str, list[Any]]:
+    """``tenants`` grouped by the server their schema is on; database tenants in one group."""
+    groups: dict[str, list[Any]] = {}
+    for tenant in tenants:
+        # Database tenants (each on a database of its own) are taken in turn like a server.
+        schema = tenant.isolation_type == IsolationType.SCHEMA
+        key = tenant_server_or_none(tenant) if schema else ""
+        groups.setdefault(key, []).append(tenant)
+    return groups
 
 
 def _describe(exc: BaseException) -> str:

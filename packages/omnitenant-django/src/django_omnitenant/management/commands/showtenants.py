@@ -1,5 +1,8 @@
 """``manage.py showtenants``: list tenants with their domains, as a table, JSON or CSV.
 
+The ``server`` column names the ``DATABASES`` alias of a schema tenant's server (see
+docs/scaling.md); it is empty for a database tenant, whose own database is its storage.
+
 Secrets never appear: a database tenant shows its engine, database name and host, never
 its user's password or connection options.
 """
@@ -14,16 +17,29 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db.models import Prefetch
 
 from django_omnitenant.constants import TenantStatus
+from django_omnitenant.placement import on_server, server_of
 from django_omnitenant.utils import get_domain_model, get_tenant_model
 from omnitenant_context import IsolationType, TenantContext
 
-COLUMNS = ("tenant_id", "name", "isolation_type", "status", "storage", "domains", "created_at")
+COLUMNS = (
+    "tenant_id",
+    "name",
+    "isolation_type",
+    "status",
+    "server",
+    "storage",
+    "domains",
+    "created_at",
+)
 
 
 def describe(tenant: Any) -> dict[str, str]:
     """The public description of a tenant: what every output format shows."""
+    # A schema tenant's server is a DATABASES alias; a database tenant has its own.
+    server = ""
     if tenant.isolation_type == IsolationType.SCHEMA:
         storage = f"schema {tenant.schema_name}"
+        server = server_of(tenant)
     else:
         config = tenant.database_config or {}
         engine = str(config.get("ENGINE", "django.db.backends.sqlite3")).rsplit(".", 1)[-1]
@@ -37,6 +53,7 @@ def describe(tenant: Any) -> dict[str, str]:
         "name": tenant.name,
         "isolation_type": tenant.isolation_type,
         "status": tenant.status,
+        "server": server,
         "storage": storage,
         "domains": domains,
         "created_at": tenant.created_at.isoformat(timespec="seconds"),
@@ -63,6 +80,11 @@ class Command(BaseCommand):
             choices=TenantStatus.values,
             help="Only tenants with this status.",
         )
+        parser.add_argument(
+            "--server",
+            metavar="ALIAS",
+            help="Only the schema tenants on this server (a DATABASES alias).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         domain_model = get_domain_model()
@@ -80,6 +102,8 @@ class Command(BaseCommand):
                 queryset = queryset.filter(isolation_type=options["isolation_type"])
             if options["status"]:
                 queryset = queryset.filter(status=options["status"])
+            if options["server"]:
+                queryset = queryset.filter(on_server(options["server"]))
             rows = [describe(tenant) for tenant in queryset]
         output = options["format"]
         if output == "json":
