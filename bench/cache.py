@@ -8,6 +8,10 @@ memo). Prints a markdown table of microseconds per operation (best of several ro
 
     python bench/cache.py                 # LocMem, and Redis if 127.0.0.1:6379 answers
     python bench/cache.py --rounds 7 --ops 20000
+    python bench/cache.py --output bench/results/cache.md   # also write the table
+
+With Redis it also counts the requests each operation sends (one request = one round
+trip), Django's class against the tenant-aware one inside a tenant.
 
 Redis runs use database 11 and delete the keys they wrote.
 """
@@ -15,13 +19,17 @@ Redis runs use database 11 and delete the keys they wrote.
 from __future__ import annotations
 
 import argparse
+import datetime
+import os
 import socket
+import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar
 
 import django
 from django.conf import settings
@@ -45,11 +53,13 @@ def per_op_us(operation: Callable[[int], object], ops: int) -> float:
     return (time.perf_counter() - start) / ops * 1e6
 
 
-def main() -> None:
+def main() -> None:  # noqa: PLR0915 - one linear script
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ops", type=int, default=10_000, help="operations per round")
     parser.add_argument("--rounds", type=int, default=7, help="rounds; the best one counts")
+    parser.add_argument("--output", type=Path, help="also write the report to this file")
     args = parser.parse_args()
+    load_before = os.getloadavg()[0]
 
     run = f"bench-{uuid.uuid4().hex[:8]}"
     use_redis = redis_up()
@@ -69,9 +79,12 @@ def main() -> None:
         caches_setting[alias]["LOCATION"] = file_directory.name
     if use_redis:
         redis_common = {"LOCATION": REDIS_URL, "KEY_PREFIX": run}
+        counted = {**redis_common, "OPTIONS": {"connection_class": _counting_connection()}}
         caches_setting |= {
             "redis": {"BACKEND": "django.core.cache.backends.redis.RedisCache", **redis_common},
             "redis-tenant": {"BACKEND": "omnitenant_backends.cache.RedisCache", **redis_common},
+            "redis-counted": {"BACKEND": "django.core.cache.backends.redis.RedisCache", **counted},
+            "redis-tenant-counted": {"BACKEND": "omnitenant_backends.cache.RedisCache", **counted},
         }
     settings.configure(CACHES=caches_setting, USE_TZ=True)
     django.setup()
@@ -142,17 +155,26 @@ def main() -> None:
             f"| {get_us / base[0]:.2f}x / {set_us / base[1]:.2f}x / {many_us / base[2]:.2f}x |"
         )
 
-    print(f"{args.ops} operations per case and round, best of {args.rounds} rounds")
-    print(f"Django {django.get_version()}")
-    print()
-    print(
-        "| backend | case | get µs | set µs | get_many(10 keys) µs | vs Django (get / set / many) |"
-    )
-    print("|---|---|---:|---:|---:|---:|")
-    for row in rows:
-        print(row)
-    if not use_redis:
-        print("\n(Redis at 127.0.0.1:6379 is not reachable: Redis rows skipped.)")
+    lines = [
+        f"- date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC, load average "
+        f"{load_before:.1f} before / {os.getloadavg()[0]:.1f} after",
+        f"- command: python bench/cache.py {' '.join(sys.argv[1:])}",
+        f"- {args.ops} operations per case and round, best of {args.rounds} rounds, "
+        f"Django {django.get_version()}",
+        "",
+        "| backend | case | get µs | set µs | get_many(10 keys) µs "
+        "| vs Django (get / set / many) |",
+        "|---|---|---:|---:|---:|---:|",
+        *rows,
+    ]
+    if use_redis:
+        lines += ["", *redis_requests(caches, in_tenant)]
+    else:
+        lines.append("\n(Redis at 127.0.0.1:6379 is not reachable: Redis rows skipped.)")
+    report = "\n".join(lines) + "\n"
+    print(report)
+    if args.output is not None:
+        args.output.write_text(report)
 
     caches["locmem"].clear()
     file_directory.cleanup()
@@ -161,6 +183,62 @@ def main() -> None:
         stale = list(client.scan_iter(match=f"{run}*", count=1000))
         if stale:
             client.delete(*stale)
+
+
+def _counting_connection() -> type:
+    """A redis-py connection class that counts the requests it sends."""
+    import redis
+
+    class CountingConnection(redis.Connection):
+        sent: ClassVar[list[int]] = [0]
+
+        def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+            type(self).sent[0] += 1
+            super().send_packed_command(command, check_health)
+
+    return CountingConnection
+
+
+def redis_requests(
+    caches: Any, in_tenant: Callable[[], AbstractContextManager[object]]
+) -> list[str]:
+    """Requests sent per operation: Django's RedisCache vs the tenant-aware one in a tenant."""
+    operations: list[tuple[str, Callable[[Any], object]]] = [
+        ("get", lambda cache: cache.get("counted")),
+        ("set", lambda cache: cache.set("counted", 1)),
+        ("add", lambda cache: cache.add("other", 1)),
+        ("has_key", lambda cache: cache.has_key("counted")),
+        ("incr", lambda cache: cache.incr("counted")),
+        ("decr", lambda cache: cache.decr("counted")),
+        ("touch", lambda cache: cache.touch("counted", 60)),
+        ("get_many (3 keys)", lambda cache: cache.get_many(["counted", "other", "x"])),
+        ("set_many (3 keys)", lambda cache: cache.set_many({"a": 1, "b": 2, "c": 3}, 60)),
+        ("delete_many (3 keys)", lambda cache: cache.delete_many(["a", "b", "c"])),
+        ("delete", lambda cache: cache.delete("other")),
+    ]
+
+    def count(alias: str, scope: Callable[[], AbstractContextManager[object]]) -> list[int]:
+        cache = caches[alias]
+        sent = cache._cache._pool_options["connection_class"].sent
+        with scope():
+            for _, operation in operations:  # connects, loads the scripts
+                operation(cache)
+            counts = []
+            for _, operation in operations:
+                before = sent[0]
+                operation(cache)
+                counts.append(sent[0] - before)
+        return counts
+
+    django_counts = count("redis-counted", nullcontext)
+    tenant_counts = count("redis-tenant-counted", in_tenant)
+    lines = [
+        "| Redis operation | requests, Django's RedisCache | requests, tenant-aware in a tenant |",
+        "|---|---:|---:|",
+    ]
+    for (name, _), mine, theirs in zip(operations, tenant_counts, django_counts, strict=True):
+        lines.append(f"| {name} | {theirs} | {mine} |")
+    return lines
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Servers a test starts itself (moto's S3, an ASGI server), on a free loopback port.
+"""Servers a test starts itself (moto's S3, an ASGI server, a private Redis).
 
 Each is a child process of the test, stopped by its own pid when the test is done, and
 reported with its output when it does not come up.
@@ -11,7 +11,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -27,11 +27,21 @@ def free_port() -> int:
 @contextmanager
 def running_server(
     argv: Sequence[str],
-    port: int,
+    port: int | None = None,
     env: dict[str, str] | None = None,
     startup_timeout: float = 30.0,
+    ready: Callable[[], bool] | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Start ``argv``, wait until it accepts connections on ``port``, stop it after."""
+    """Start ``argv``, wait until it is ready, stop it (by its pid) after.
+
+    Ready means ``ready()`` returns true when given (a server on a Unix socket, or one
+    that listens before it can answer), otherwise that it accepts connections on the
+    loopback ``port``.
+    """
+    if ready is None:
+        if port is None:
+            raise TypeError("running_server needs a port or a ready() check")
+        ready = _accepts_connections(port)
     with tempfile.TemporaryFile() as output:
         process = subprocess.Popen(
             list(argv),
@@ -42,22 +52,19 @@ def running_server(
         )
         try:
             deadline = time.monotonic() + startup_timeout
-            while True:
+            while not ready():
                 if process.poll() is not None:
                     output.seek(0)
                     raise RuntimeError(
                         f"{argv[0]} exited with {process.returncode}:\n{output.read().decode()}"
                     )
-                try:
-                    with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                        break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        output.seek(0)
-                        raise RuntimeError(
-                            f"{argv[0]} did not listen on {port}:\n{output.read().decode()}"
-                        ) from None
-                    time.sleep(0.1)
+                if time.monotonic() > deadline:
+                    output.seek(0)
+                    raise RuntimeError(
+                        f"{argv[0]} was not ready after {startup_timeout} s:\n"
+                        f"{output.read().decode()}"
+                    )
+                time.sleep(0.05)
             yield process
         finally:
             process.terminate()
@@ -66,3 +73,14 @@ def running_server(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def _accepts_connections(port: int) -> Callable[[], bool]:
+    def check() -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            return False
+
+    return check

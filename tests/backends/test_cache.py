@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import subprocess
 import threading
-import time
 import uuid
 from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -46,6 +44,7 @@ from omnitenant_context import (
     TenantBackend,
     TenantContext,
 )
+from tests.servers import running_server
 from tests.support import PlainTenant, plain_tenant
 
 T = TypeVar("T")
@@ -168,27 +167,12 @@ def private_redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
     socket_path = folder / "redis.sock"
     command = [binary, "--port", "0", "--unixsocket", str(socket_path), "--dir", str(folder)]
     command += ["--save", "", "--appendonly", "no"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"unix://{socket_path}"
-    try:
-        deadline = time.monotonic() + 10
-        while not _redis_answers(url):
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the private redis-server did not start ({command})")
-            time.sleep(0.05)
+    with running_server(command, startup_timeout=10, ready=lambda: _redis_answers(url)):
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def _redis_answers(url: str) -> bool:
-    import redis
-
     client = redis.Redis.from_url(url)
     try:
         return bool(client.ping())
@@ -802,5 +786,73 @@ def test_redis_operations_in_a_tenant_cost_one_round_trip_as_djangos_do() -> Non
             assert in_tenant(globex, lambda: cache.get("k")) is None
             in_tenant(acme, cache.clear)
             assert in_tenant(acme, lambda: cache.get("k")) is None
+    finally:
+        _delete_redis_keys(REDIS_URL, run)
+
+
+@pytest.mark.redis
+def test_redis_counters_touch_and_bulk_writes_in_a_tenant_cost_one_round_trip() -> None:
+    run = f"omnitenant-test-{uuid.uuid4().hex[:12]}"
+    entry = {
+        "BACKEND": "django_omnitenant.patches.cache.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": run,
+        "OPTIONS": {"connection_class": _CountingConnection},
+    }
+
+    def one_round_trip(tenant: PlainTenant, operation: Callable[[], Any]) -> Any:
+        _CountingConnection.sent.clear()
+        result = in_tenant(tenant, operation)
+        assert len(_CountingConnection.sent) == 1, _CountingConnection.sent
+        return result
+
+    try:
+        with override_settings(CACHES={"default": DEFAULT_CACHE, "tenant": entry}):
+            cache = caches["tenant"]
+            warm = plain_tenant("warm")  # connects and loads each script once
+            in_tenant(warm, lambda: cache.set_many({"n": 1}))
+            in_tenant(warm, lambda: cache.incr("n"))
+            in_tenant(warm, lambda: cache.touch("n"))
+            in_tenant(warm, lambda: cache.delete_many(["n"]))
+            # A new tenant: its first bulk write also makes its generation.
+            one_round_trip(acme, lambda: cache.set_many({"hits": 1, "name": "acme"}, timeout=30))
+            assert one_round_trip(acme, lambda: cache.incr("hits")) == 2
+            assert one_round_trip(acme, lambda: cache.incr("hits", 10)) == 12
+            assert one_round_trip(acme, lambda: cache.decr("hits", 5)) == 7
+            assert one_round_trip(acme, lambda: cache.touch("name", None)) is True
+            assert one_round_trip(acme, lambda: cache.touch("name", 60)) is True
+            assert one_round_trip(acme, lambda: cache.touch("missing", 60)) is False
+            with pytest.raises(ValueError, match="missing"):
+                one_round_trip(acme, lambda: cache.incr("missing"))
+            # Another tenant sees none of it, and its own counter is its own.
+            with pytest.raises(ValueError, match="hits"):
+                in_tenant(globex, lambda: cache.incr("hits"))
+            in_tenant(globex, lambda: cache.set("hits", 100))
+            assert in_tenant(acme, lambda: cache.get_many(["hits", "name"])) == {
+                "hits": 7,
+                "name": "acme",
+            }
+            one_round_trip(acme, lambda: cache.delete_many(["hits", "name", "missing"]))
+            assert in_tenant(acme, lambda: cache.get_many(["hits", "name"])) == {}
+            assert in_tenant(globex, lambda: cache.get("hits")) == 100
+            # A timeout of 0 deletes, as in Django's set_many().
+            in_tenant(acme, lambda: cache.set("gone", 1))
+            one_round_trip(acme, lambda: cache.set_many({"gone": 2}, timeout=0))
+            assert in_tenant(acme, lambda: cache.get("gone")) is None
+            # The O(1) clear still forgets counters, and a tenant with no generation yet
+            # refuses incr() as Django refuses a missing key.
+            in_tenant(acme, lambda: cache.set("hits", 1))
+            in_tenant(acme, cache.clear)
+            with pytest.raises(ValueError, match="hits"):
+                one_round_trip(acme, lambda: cache.incr("hits"))
+            fresh = plain_tenant("fresh")
+            with pytest.raises(ValueError, match="hits"):
+                one_round_trip(fresh, lambda: cache.incr("hits"))
+            assert one_round_trip(fresh, lambda: cache.touch("hits", 5)) is False
+            one_round_trip(fresh, lambda: cache.delete_many(["hits"]))
+            # Global keys (no tenant) are Django's own calls.
+            cache.set("global", 1)
+            assert cache.incr("global") == 2
+            assert cache.get("global") == 2
     finally:
         _delete_redis_keys(REDIS_URL, run)

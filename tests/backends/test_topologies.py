@@ -17,9 +17,11 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from django.db import connections
+from django.db import DatabaseError, connections, transaction
 from django.test import override_settings
+from psycopg import sql
 
+from django_omnitenant import lifecycle, provisioning
 from django_omnitenant.utils import get_tenant_model
 from omnitenant_backends.conf import OmnitenantConfigurationError
 from omnitenant_backends.postgresql.base import DatabaseWrapper
@@ -28,6 +30,7 @@ from tests.backends.pgbouncer import PgBouncer, pgbouncer_binary
 from tests.backends.test_search_path import WireTrace
 from tests.conftest import services_required
 from tests.tenantapp.models import Note
+from tests.testapp.models import Tenant as TenantRow
 
 pytestmark = [pytest.mark.postgres, pytest.mark.pgbouncer]
 
@@ -253,3 +256,60 @@ def test_transaction_pooling_refuses_server_side_cursors() -> None:
         )
     with pytest.raises(OmnitenantConfigurationError, match="OMNITENANT_POOLER"):
         DatabaseWrapper({**entry, "OMNITENANT_POOLER": "statement"}, "refused")
+
+
+def test_a_tenant_in_maintenance_is_read_only_under_a_bare_use_tenant(
+    topology: str, tenants: list[Tenant], tmp_path: Path
+) -> None:
+    """The engine makes each transaction of a tenant in maintenance read-only, in the same
+    round trip as its statement: no session state, so nothing sticks to a server
+    connection that a transaction-mode PgBouncer hands to the next client."""
+    locked, other = tenants[0], tenants[1]
+    assert isinstance(locked, TenantRow)
+    provisioning.start_maintenance(locked, reason="topology test")
+    wrapper = connections[ALIAS]
+    insert = sql.SQL("INSERT INTO {} (text) VALUES (%s)").format(
+        sql.Identifier(Note._meta.db_table)
+    )
+    with TenantContext.use_tenant(locked):
+        trace = WireTrace(tmp_path)
+        wrapper.ensure_connection()
+        trace.attach(wrapper.connection)
+        try:
+            since = trace.mark()
+            for _ in range(3):
+                assert list(Note.objects.values_list("text", flat=True)) == [locked.tenant_id]
+            round_trips = trace.round_trips(since)
+            sent = trace.statements(since)
+        finally:
+            trace.close()
+        with pytest.raises(DatabaseError) as autocommit_write:
+            Note.objects.create(text="refused")
+        with pytest.raises(DatabaseError) as atomic_write, transaction.atomic(using=ALIAS):
+            Note.objects.create(text="refused in a transaction")
+        with pytest.raises(DatabaseError) as many, wrapper.cursor() as cursor:
+            cursor.executemany(insert, [("a",), ("b",)])
+    # Reads cost what they cost in an active tenant: the setting rides along.
+    assert round_trips == 3
+    assert sum("'transaction_read_only', 'on', true" in statement for statement in sent) == 3
+    for refused in (autocommit_write, atomic_write, many):
+        assert lifecycle.is_read_only_violation(refused.value), refused.value
+
+    def write_the_lifecycle_way() -> None:
+        with lifecycle.use_tenant(locked):
+            Note.objects.create(text="refused")
+
+    with pytest.raises(lifecycle.TenantReadOnly, match="in maintenance"):
+        write_the_lifecycle_way()
+
+    # Every server connection the client reached stays writable for everyone else.
+    with TenantContext.use_tenant(other):
+        for number in range(2 * THREADS):
+            Note.objects.create(text=f"after {number}")
+    with TenantContext.use_master_db():
+        TenantRow.objects.filter(pk=locked.pk).update(status_detail="still editable")
+
+    provisioning.end_maintenance(locked)
+    with TenantContext.use_tenant(locked):
+        Note.objects.create(text="back")
+        assert Note.objects.count() == 2

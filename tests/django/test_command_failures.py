@@ -6,9 +6,7 @@ from __future__ import annotations
 import io
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,30 +16,12 @@ from django.db import connections
 from django.test import override_settings
 
 from omnitenant_context import TenantContext
+from tests.support import manage
 from tests.testapp.models import Tenant
 
 pytestmark = pytest.mark.postgres
 
-ROOT = Path(__file__).resolve().parents[2]
 UPGRADED = "tests.backends.broken_migrations.upgraded.migrations"
-
-
-def manage(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    """``manage.py`` as an operator runs it, with standard input a pipe (not a terminal)."""
-    environ = {
-        **os.environ,
-        "OMNITENANT_TEST_DATABASE": connections["default"].settings_dict["NAME"],
-        "PYTHONPATH": str(ROOT),
-    }
-    return subprocess.run(
-        [sys.executable, str(ROOT / "tests" / "manage.py"), *args],
-        capture_output=True,
-        text=True,
-        env=environ,
-        input=stdin,
-        cwd=ROOT,
-        check=False,
-    )
 
 
 def assert_clean_exit(result: subprocess.CompletedProcess[str], code: int, message: str) -> None:

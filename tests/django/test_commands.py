@@ -5,11 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,13 +16,12 @@ from django.db import connections
 from django_omnitenant.utils import get_tenant_backend
 from omnitenant_backends.schema import schema_exists
 from omnitenant_context import TenantContext
-from tests.support import per_run
+from tests.support import manage, per_run
 from tests.tenantapp.models import Note
 from tests.testapp.models import Domain, Tenant
 
 pytestmark = pytest.mark.postgres
 
-ROOT = Path(__file__).resolve().parents[2]
 PROMPT = "django_omnitenant.management._prompt"
 
 
@@ -34,23 +29,6 @@ def run(*args: str, **options: Any) -> str:
     out = io.StringIO()
     call_command(*args, stdout=out, stderr=io.StringIO(), **options)
     return out.getvalue()
-
-
-def manage(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    environ = {
-        **os.environ,
-        "OMNITENANT_TEST_DATABASE": connections["default"].settings_dict["NAME"],
-        "PYTHONPATH": str(ROOT),
-    }
-    return subprocess.run(
-        [sys.executable, str(ROOT / "tests" / "manage.py"), *args],
-        capture_output=True,
-        text=True,
-        env=environ,
-        input=stdin,
-        cwd=ROOT,
-        check=False,
-    )
 
 
 @pytest.fixture

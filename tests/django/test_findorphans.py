@@ -5,8 +5,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,11 +18,11 @@ from psycopg import sql
 from django_omnitenant.utils import get_tenant_backend
 from omnitenant_backends.database import database_exists, sqlite_directory
 from omnitenant_backends.schema import schema_exists
+from tests.support import manage
 from tests.testapp.models import Tenant
 
 pytestmark = pytest.mark.postgres
 
-ROOT = Path(__file__).resolve().parents[2]
 RUN = os.environ["OMNITENANT_TEST_RUN"]
 
 
@@ -121,23 +119,6 @@ def fleet(tenant_factory: Any) -> Iterator[dict[str, Any]]:
             (sqlite_directory() / name).unlink(missing_ok=True)
 
 
-def run_without_terminal(*args: str) -> subprocess.CompletedProcess[str]:
-    environ = {
-        **os.environ,
-        "OMNITENANT_TEST_DATABASE": connections["default"].settings_dict["NAME"],
-        "PYTHONPATH": str(ROOT),
-    }
-    return subprocess.run(
-        [sys.executable, str(ROOT / "tests" / "manage.py"), *args],
-        capture_output=True,
-        text=True,
-        env=environ,
-        input="remove\n",
-        cwd=ROOT,
-        check=False,
-    )
-
-
 def assert_all_orphans_still_there(fleet: dict[str, Any]) -> None:
     assert schema_exists(fleet["schema"])
     assert database_exists(pg_entry(fleet["database"]))
@@ -179,7 +160,7 @@ def test_reports_then_removes_only_orphans_and_only_when_asked(fleet: dict[str, 
     assert_all_orphans_still_there(fleet)
 
     # 2. Removing needs a terminal to confirm, or --noinput.
-    refused = run_without_terminal("findorphans", "--remove")
+    refused = manage("findorphans", "--remove", stdin="remove\n")
     assert refused.returncode == 2, refused.stderr
     assert "--noinput" in refused.stderr
     assert "Traceback" not in refused.stderr

@@ -23,15 +23,17 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connections
+from django.db import DatabaseError, connections
 from django.test import Client, override_settings
 
 from django_omnitenant import lifecycle, provisioning
 from django_omnitenant.constants import TenantStatus
 from django_omnitenant.signals import tenant_created, tenant_migrated, tenant_state_changed
+from django_omnitenant.utils import get_tenant_backend
+from omnitenant_backends import maintenance_writes
 from omnitenant_backends.schema import schema_exists
 from omnitenant_context import ProvisioningError, TenantContext
-from tests.django.test_commands import ROOT, manage
+from tests.support import ROOT, manage
 from tests.tenantapp.models import Note
 from tests.testapp.models import Tenant
 
@@ -364,6 +366,18 @@ def test_maintenance_is_read_only_at_the_database(kind: str, tenant_factory: Any
 
     with pytest.raises(lifecycle.TenantReadOnly, match="in maintenance"):
         write_in_maintenance()
+
+    if kind != "sqlite":
+        # On PostgreSQL the engine refuses it also under the low-level switch.
+        with TenantContext.use_tenant(tenant), pytest.raises(DatabaseError) as refused:
+            Note.objects.create(text="during, bare")
+        assert lifecycle.is_read_only_violation(refused.value)
+        # The operator's own work on it writes: its migrations, a repair by hand.
+        with get_tenant_backend(tenant).migration_scope():
+            Note.objects.create(text="repaired")
+        call_command("migratetenant", "--tenant", tenant.tenant_id, stdout=io.StringIO())
+        with maintenance_writes(), TenantContext.use_tenant(tenant):
+            Note.objects.filter(text="repaired").delete()
 
     provisioning.end_maintenance(tenant)
     with lifecycle.use_tenant(tenant):

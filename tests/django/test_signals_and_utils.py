@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
+from django_omnitenant import provisioning
+from django_omnitenant.backends.cache_backend import CacheTenantBackend
 from django_omnitenant.backends.database_backend import DatabaseTenantBackend
 from django_omnitenant.backends.schema_backend import SchemaTenantBackend
 from django_omnitenant.signals import (
@@ -149,3 +151,47 @@ def test_activate_and_deactivate_enter_and_leave_the_tenant(tenant_factory: Any)
     assert get_current_tenant() is None
     with pytest.raises(RuntimeError, match="was not activated"):
         backend.deactivate()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("isolation_type", ["schema", "database"])
+def test_created_carries_the_saved_domains_primary_first(
+    isolation_type: str, live_db: None
+) -> None:
+    seen: list[Any] = []
+
+    def remember(tenant: Any, **kwargs: Any) -> None:
+        seen.append(kwargs["domains"])
+
+    tenant_created.connect(remember)
+    tenant_id = f"sig_domains_{isolation_type}"
+    hosts = [f"{isolation_type}-b.sig.test", f"{isolation_type}-a.sig.test"]
+    try:
+        tenant = provisioning.create_tenant(tenant_id, isolation_type=isolation_type, domains=hosts)
+    finally:
+        tenant_created.disconnect(remember)
+    try:
+        # The primary (the first given) before the others, whatever their names.
+        assert seen == [(hosts[0], hosts[1])]
+    finally:
+        provisioning.purge_tenant(tenant, require_mark=False)
+
+
+@pytest.mark.postgres
+def test_created_carries_no_domains_when_none_were_saved(live_db: None) -> None:
+    seen: list[Any] = []
+
+    def remember(tenant: Any, **kwargs: Any) -> None:
+        seen.append(kwargs["domains"])
+
+    tenant = Tenant.objects.create(tenant_id="sig_no_domains", name="S")
+    tenant_created.connect(remember)
+    try:
+        backend = get_tenant_backend(tenant)
+        backend.create(run_migrations=True)
+        CacheTenantBackend(plain_tenant("sig_plain")).create()  # not a row: no domains
+        assert seen == [(), ()]
+    finally:
+        tenant_created.disconnect(remember)
+        backend.delete(drop_data=True)
+        tenant.delete()

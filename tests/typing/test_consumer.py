@@ -2,7 +2,9 @@
 
 No database: the consumer's functions that need one are only type-checked. The consumer's
 models belong to an app that ``tests.settings`` does not install, so they are imported in
-an isolated app registry and never join the real one.
+an empty isolated app registry and never join the real one: there the domain model's
+foreign key to ``testapp.Tenant`` stays unresolved, so the test project's tenant keeps its
+own ``domains`` relation whichever tests ran before or after.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 
 import pytest
+from django.apps import apps as django_apps
 from django.core.cache.backends.locmem import LocMemCache as DjangoLocMemCache
 from django.test import RequestFactory
 from django.test.utils import isolate_apps
@@ -36,6 +39,8 @@ from omnitenant_context import (
     TenantStore,
 )
 from tests.support import PlainTenant, plain_tenant
+from tests.testapp.models import Domain as ProjectDomain
+from tests.testapp.models import Tenant as ProjectTenant
 
 MODULES = ("models", "resolvers", "signals", "tasks", "usage", "conformance", "everyday")
 ACME = plain_tenant("acme")
@@ -54,7 +59,10 @@ class DictStore:
 
 @pytest.fixture(scope="module")
 def consumer() -> dict[str, ModuleType]:
-    with isolate_apps("tests.typing.consumer"):
+    # No installed apps: naming the consumer's package here would make Django import its
+    # models while building the isolated registry, that is still inside the project's
+    # registry, where they would take over testapp.Tenant.domains.
+    with isolate_apps():
         return {name: importlib.import_module(f"tests.typing.consumer.{name}") for name in MODULES}
 
 
@@ -73,6 +81,14 @@ def test_the_models_are_tenants_and_domains(consumer: dict[str, ModuleType]) -> 
     assert isinstance(customer, Tenant)
     assert models.Customer._meta.app_label == "consumer"
     assert models.CustomerDomain._meta.get_field("is_primary").default is False
+
+
+def test_the_models_stay_out_of_the_projects_registry(consumer: dict[str, ModuleType]) -> None:
+    models = consumer["models"]
+    assert models.Customer._meta.apps is not django_apps
+    assert not {models.Customer, models.CustomerDomain} & set(django_apps.get_models())
+    assert ProjectTenant.domains.rel.related_model is ProjectDomain
+    assert [rel.related_model for rel in ProjectTenant._meta.related_objects] == [ProjectDomain]
 
 
 def test_the_resolver_reads_the_api_key_header(

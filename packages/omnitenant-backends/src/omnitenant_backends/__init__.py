@@ -14,7 +14,11 @@ from omnitenant_backends._clone import (
     refresh_schema_template,
 )
 from omnitenant_backends._dependents import StorageInUse
-from omnitenant_backends._scope import exclusive_schema, is_schema_exclusive
+from omnitenant_backends._scope import (
+    exclusive_schema,
+    is_schema_exclusive,
+    maintenance_writes,
+)
 from omnitenant_backends.cache import (
     CacheTenantBackend,
     TenantCacheMixin,
@@ -49,6 +53,7 @@ __all__ = [
     "is_schema_exclusive",
     "is_shared_schema",
     "is_tenant_database_alias",
+    "maintenance_writes",
     "migrate_schema_template",
     "refresh_schema_template",
     "tenant_cache_aliases",

@@ -8,9 +8,11 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, ClassVar
 
+from django.apps import apps as django_apps
 from django.core.management import call_command
 from django.db import connections, models
 
+from omnitenant_backends._scope import maintenance_writes
 from omnitenant_backends.conf import backend_settings
 from omnitenant_backends.signals import tenant_created, tenant_deleted, tenant_migrated
 from omnitenant_context import (
@@ -58,7 +60,9 @@ class BaseTenantBackend(ABC):
             with self._provisioning_transaction():
                 self._provision(run_migrations=run_migrations)
                 if announce:
-                    tenant_created.send(sender=type(self.tenant), tenant=self.tenant)
+                    tenant_created.send(
+                        sender=type(self.tenant), tenant=self.tenant, domains=self._saved_domains()
+                    )
         except Exception as exc:
             cleanup_failures: list[str] = []
             for cleanup in (self._rollback_provisioning, self._discard_record):
@@ -75,9 +79,38 @@ class BaseTenantBackend(ABC):
                 )
             raise ProvisioningError(message) from exc
 
+    def _saved_domains(self) -> tuple[str, ...]:
+        """The tenant's domain names as saved now, primary first: ``tenant_created``'s ``domains``.
+
+        Read from ``DOMAIN_MODEL`` on the master connection, which is inside the caller's
+        creation transaction, so the rows saved before the storage are seen. A tenant that
+        is not a saved row, or a project without a domain model, has none. Nothing is read
+        while no receiver would get it.
+        """
+        tenant_pk = getattr(self.tenant, "pk", None)
+        domain_model_label = backend_settings().domain_model
+        if (
+            tenant_pk is None
+            or not domain_model_label
+            or not tenant_created.has_listeners(type(self.tenant))
+        ):
+            return ()
+        domain_model = django_apps.get_model(domain_model_label)
+        with TenantContext.use_master_db():
+            names = (
+                domain_model._default_manager.using(backend_settings().master_database)
+                .filter(tenant=tenant_pk)
+                .order_by("-is_primary", "domain")
+                .values_list("domain", flat=True)
+            )
+            return tuple(names)
+
     def migrate(self, **options: Any) -> None:
-        """Apply outstanding migrations (``options`` go to Django's ``migrate``)."""
-        with TenantContext.use_tenant(self.tenant):
+        """Apply outstanding migrations (``options`` go to Django's ``migrate``).
+
+        Also for a tenant in maintenance: migrating is the operator's work on it.
+        """
+        with TenantContext.use_tenant(self.tenant), maintenance_writes():
             self._run_migrate(**options)
         tenant_migrated.send(sender=type(self.tenant), tenant=self.tenant)
 
@@ -87,9 +120,9 @@ class BaseTenantBackend(ABC):
 
         Commands that run Django's migration machinery themselves (``migratetenant``,
         ``migratealltenants``) use this, so they migrate exactly what
-        :meth:`migrate` would.
+        :meth:`migrate` would, and may write to a tenant in maintenance as it does.
         """
-        with TenantContext.use_tenant(self.tenant), self._migration_extras():
+        with TenantContext.use_tenant(self.tenant), maintenance_writes(), self._migration_extras():
             yield self._migrate_database_alias()
 
     def _migration_extras(self) -> AbstractContextManager[object]:

@@ -3,6 +3,7 @@
 ``exclusive_schema`` leaves the shared schema out of ``search_path``;
 ``migration_units`` makes each migration end as if it were committed (see
 :mod:`omnitenant_backends.postgresql.schema`). Tenant and template migrations set both.
+``maintenance_writes`` lets the operator's own work write to a read-only tenant.
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ __all__ = [
     "exclusive_schema",
     "in_migration_units",
     "is_schema_exclusive",
+    "maintenance_writes",
     "migration_units",
     "schema_migration",
+    "writes_allowed_in_maintenance",
 ]
 
 _exclusive: ContextVar[bool] = ContextVar("omnitenant_exclusive_schema", default=False)
 _units: ContextVar[bool] = ContextVar("omnitenant_migration_units", default=False)
+_maintenance_writes: ContextVar[bool] = ContextVar("omnitenant_maintenance_writes", default=False)
 
 
 def is_schema_exclusive() -> bool:
@@ -70,3 +74,24 @@ def schema_migration() -> Iterator[None]:
     """What migrating one schema needs: the schema alone, one unit per migration."""
     with exclusive_schema(), migration_units():
         yield
+
+
+def writes_allowed_in_maintenance() -> bool:
+    """Tell whether the body of :func:`maintenance_writes` is running."""
+    return _maintenance_writes.get()
+
+
+@contextmanager
+def maintenance_writes() -> Iterator[None]:
+    """Let the body write to tenants that are read-only (in maintenance).
+
+    The PostgreSQL engine makes every transaction of a read-only tenant read-only; the
+    operator's own work on it is the exception: its migrations
+    (``BaseTenantBackend.migrate()`` and ``migration_scope()`` enter this) or a repair
+    done by hand. A transaction already made read-only before the body stays so.
+    """
+    token = _maintenance_writes.set(True)
+    try:
+        yield
+    finally:
+        _maintenance_writes.reset(token)

@@ -37,22 +37,26 @@ def search_path_bytes(schemas: tuple[str, ...]) -> bytes:
 
 
 @functools.lru_cache(maxsize=4096)
-def set_search_path_text(schemas: tuple[str, ...], *, local: bool) -> str:
+def set_search_path_text(schemas: tuple[str, ...], *, local: bool, read_only: bool = False) -> str:
     """``SELECT set_config('search_path', '"a", "b"', local)`` rendered once per path.
 
     A function call rather than ``SET``: an ordinary statement that can travel in one
     message (one round trip) ahead of the statement it is for. With ``local`` the path
     ends with the current transaction (the implicit one of an autocommit statement or a
-    multi-statement message too), which is what a transaction-mode pooler needs. The text
-    holds no ``%``, so it can precede a statement whose parameters are merged client-side.
+    multi-statement message too), which is what a transaction-mode pooler needs. With
+    ``read_only`` the same ``SELECT`` also makes the current transaction read-only
+    (``transaction_read_only``, which may always be switched on, never back off in a
+    transaction that has run a query). The text holds no ``%``, so it can precede a
+    statement whose parameters are merged client-side.
     """
     names = [sql.Identifier(check_identifier(name, what="schema name")) for name in schemas]
     value = sql.SQL(", ").join(names).as_string(None)
-    return (
-        sql.SQL("SELECT pg_catalog.set_config('search_path', {}, {})")
-        .format(sql.Literal(value), sql.SQL("true" if local else "false"))
-        .as_string(None)
+    statement = sql.SQL("SELECT pg_catalog.set_config('search_path', {}, {})").format(
+        sql.Literal(value), sql.SQL("true" if local else "false")
     )
+    if read_only:
+        statement += sql.SQL(", pg_catalog.set_config('transaction_read_only', 'on', true)")
+    return statement.as_string(None)
 
 
 @functools.lru_cache(maxsize=4096)

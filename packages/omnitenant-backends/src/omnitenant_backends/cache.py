@@ -162,7 +162,10 @@ _pin: ContextVar[tuple[BaseCache, ContextState, str] | None] = ContextVar(
 _MISSING: Final = object()
 
 
-@lru_cache(maxsize=4096)
+_MAX_REMEMBERED_NAMESPACES: Final = 4096
+
+
+@lru_cache(maxsize=_MAX_REMEMBERED_NAMESPACES)
 def _valid_namespace(namespace: str) -> str:
     if _NAMESPACE.fullmatch(namespace) is None:
         raise InvalidIdentifier(
@@ -439,12 +442,63 @@ return 0
 """
 
 
+# KEYS[1] the generation key; ARGV: key head, tail, delta. Like Django's incr(), a missing
+# key (or a tenant with no entries yet) answers nil, which becomes ValueError.
+_INCR_SCRIPT: Final = """
+local generation = redis.call('GET', KEYS[1])
+if not generation then return false end
+local key = ARGV[1] .. generation .. ARGV[2]
+if redis.call('EXISTS', key) == 0 then return false end
+return redis.call('INCRBY', key, ARGV[3])
+"""
+
+# KEYS[1] the generation key; ARGV: key head, tail, timeout ('' for none: persist).
+_TOUCH_SCRIPT: Final = """
+local generation = redis.call('GET', KEYS[1])
+if not generation then return 0 end
+local key = ARGV[1] .. generation .. ARGV[2]
+if ARGV[3] == '' then return redis.call('PERSIST', key) end
+return redis.call('EXPIRE', key, ARGV[3])
+"""
+
+# KEYS[1] the generation key; ARGV: candidate generation, timeout ('' for none), then a
+# head, tail and value for each key.
+_SET_MANY_SCRIPT: Final = """
+local generation = redis.call('GET', KEYS[1])
+if not generation then
+    generation = ARGV[1]
+    redis.call('SET', KEYS[1], generation)
+end
+local timeout = ARGV[2]
+for i = 3, #ARGV, 3 do
+    local key = ARGV[i] .. generation .. ARGV[i + 1]
+    if timeout == '0' then redis.call('DEL', key)
+    elseif timeout == '' then redis.call('SET', key, ARGV[i + 2])
+    else redis.call('SET', key, ARGV[i + 2], 'EX', timeout) end
+end
+return 1
+"""
+
+# KEYS[1] the generation key; ARGV pairs of key heads and tails.
+_DELETE_MANY_SCRIPT: Final = """
+local generation = redis.call('GET', KEYS[1])
+if not generation then return 0 end
+local deleted = 0
+for i = 1, #ARGV, 2 do
+    deleted = deleted + redis.call('DEL', ARGV[i] .. generation .. ARGV[i + 1])
+end
+return deleted
+"""
+
+
 class RedisCache(TenantCacheMixin, DjangoRedisCache):
     """Django's ``RedisCache``, tenant-aware (needs ``redis``, imported on first use).
 
-    Inside a tenant ``get``, ``get_many``, ``has_key``, ``set``, ``add`` and ``delete`` cost
-    one round trip, as Django's own do: a Lua script reads the tenant's generation and uses the key
-    built from it on the server (EVALSHA; the script is loaded once per server).
+    Inside a tenant every operation but ``clear`` costs one round trip: ``get``,
+    ``get_many``, ``has_key``, ``set``, ``add``, ``delete``, ``touch``, ``set_many`` and
+    ``delete_many`` as Django's own do, ``incr`` / ``decr`` one fewer (Django checks the key
+    exists first). A Lua script reads the tenant's generation and uses the key built from
+    it on the server (EVALSHA; each script is loaded once per server).
     """
 
     def __init__(self, location: Any, params: dict[str, Any]) -> None:
@@ -539,6 +593,69 @@ class RedisCache(TenantCacheMixin, DjangoRedisCache):
             return bool(super().delete(key, version))
         return bool(self._write("delete", parts, None, None))
 
+    def incr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
+        parts = self._tenant_key_parts(key, version)
+        if parts is None:
+            return int(super().incr(key, delta, version))
+        generation_key, head, tail = parts
+        value = self._run("incr", _INCR_SCRIPT, True, [generation_key], [head, tail, delta])
+        if value is None:
+            raise ValueError(f"Key '{key}' not found.")
+        return int(value)
+
+    # decr() is Django's: incr() with -delta.
+
+    def touch(
+        self, key: Any, timeout: float | None = DEFAULT_TIMEOUT, version: int | None = None
+    ) -> bool:
+        parts = self._tenant_key_parts(key, version)
+        if parts is None:
+            return bool(super().touch(key, timeout, version))
+        generation_key, head, tail = parts
+        args = [head, tail, self._timeout_argument(timeout)]
+        return bool(self._run("touch", _TOUCH_SCRIPT, True, [generation_key], args))
+
+    def _all_key_parts(
+        self, keys: Iterable[Any], version: int | None
+    ) -> tuple[str, list[tuple[str, str]]] | None:
+        """The generation key and each key's head and tail; ``None`` as for one key."""
+        generation_key = ""
+        pieces: list[tuple[str, str]] = []
+        for key in keys:
+            parts = self._tenant_key_parts(key, version)
+            if parts is None:
+                return None
+            generation_key = parts[0]
+            pieces.append((parts[1], parts[2]))
+        return generation_key, pieces
+
+    def set_many(
+        self,
+        data: dict[Any, Any],
+        timeout: float | None = DEFAULT_TIMEOUT,
+        version: int | None = None,
+    ) -> list[Any]:
+        found = self._all_key_parts(data, version) if data else None
+        if found is None:
+            return super().set_many(data, timeout=timeout, version=version)
+        generation_key, pieces = found
+        dumps = self._serializer().dumps
+        args: list[Any] = [_new_generation(), self._timeout_argument(timeout)]
+        for (head, tail), value in zip(pieces, data.values(), strict=True):
+            args += (head, tail, dumps(value))
+        self._run("set_many", _SET_MANY_SCRIPT, True, [generation_key], args)
+        return []
+
+    def delete_many(self, keys: Iterable[Any], version: int | None = None) -> None:
+        keys = list(keys)
+        found = self._all_key_parts(keys, version) if keys else None
+        if found is None:
+            super().delete_many(keys, version=version)
+            return
+        generation_key, pieces = found
+        args = [piece for pair in pieces for piece in pair]
+        self._run("delete_many", _DELETE_MANY_SCRIPT, True, [generation_key], args)
+
 
 # LOCATION -> generation key -> generation: LocMem's entries live in this process only, so
 # their generations can live beside them, read without the cache's lock and pickling.
@@ -581,15 +698,28 @@ class FileBasedCache(TenantCacheMixin, DjangoFileBasedCache):
     def __init__(self, location: str, params: dict[str, Any]) -> None:
         super().__init__(location, params)
         self._known_generations: dict[str, tuple[tuple[int, int, int], int]] = {}
+        # Namespace -> the path of its generation's file (a key hashed into a name):
+        # computed once per namespace, bounded like the namespaces' lru_cache.
+        self._generation_files: dict[str, str] = {}
+
+    def _generation_file(self, namespace: str) -> str:
+        key = self.key_func(namespace, self._generation_prefix, self.version)
+        name = md5(key.encode(), usedforsecurity=False).hexdigest() + self.cache_suffix
+        path: str = os.path.join(self._dir, name)  # type: ignore[attr-defined]  # Django's, not in the stubs
+        if len(self._generation_files) >= _MAX_REMEMBERED_NAMESPACES:
+            self._generation_files.clear()
+        self._generation_files[namespace] = path
+        return path
 
     def _generation(self, state: ContextState, namespace: str) -> int:
         memoised = self._memoised(namespace)
         if memoised is not None:
             return memoised
-        key = self.key_func(namespace, self._generation_prefix, self.version)
-        name = md5(key.encode(), usedforsecurity=False).hexdigest() + self.cache_suffix
+        path = self._generation_files.get(namespace)
+        if path is None:
+            path = self._generation_file(namespace)
         try:
-            stat = os.stat(os.path.join(self._dir, name))  # type: ignore[attr-defined]  # Django's, not in the stubs
+            stat = os.stat(path)
         except FileNotFoundError:
             return super()._generation(state, namespace)
         # Taken before the read: a file replaced meanwhile is read again next time.
@@ -598,6 +728,8 @@ class FileBasedCache(TenantCacheMixin, DjangoFileBasedCache):
         if known is not None and known[0] == identity:
             return known[1]
         generation = super()._generation(state, namespace)
+        if len(self._known_generations) >= _MAX_REMEMBERED_NAMESPACES:
+            self._known_generations.clear()
         self._known_generations[namespace] = (identity, generation)
         return generation
 

@@ -30,6 +30,10 @@ class Tenant(Protocol):
     The members are read-only, so a frozen dataclass, a named tuple or a Django model
     with the same attributes all conform. Implementations must keep every value stable
     for the lifetime of the object: layers cache what they derive from it.
+
+    One optional member is outside the Protocol: a tenant whose ``is_read_only`` is
+    ``True`` (the Django app's tenants in maintenance) has its data served read-only;
+    the PostgreSQL engine refuses writes to it while the context is in it.
     """
 
     @property

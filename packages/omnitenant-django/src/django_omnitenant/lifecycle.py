@@ -1,13 +1,15 @@
 """What each lifecycle state means where a tenant is used: requests, tasks, commands.
 
 The states are changed by :mod:`django_omnitenant.provisioning` only; this module reads
-them. ``maintenance`` is read-only, and the database enforces it: :func:`read_only`
-switches the tenant's connection to read-only transactions
-(``default_transaction_read_only`` on PostgreSQL, ``PRAGMA query_only`` on SQLite) for as
-long as the tenant is used, so a write fails at the server, whatever code sends it.
-:func:`use_tenant` is ``TenantContext.use_tenant`` with these rules; the middleware and
-``tenantcommand`` use it, and your own code that may meet a tenant in maintenance should
-too.
+them. ``maintenance`` is read-only, and the database enforces it. On PostgreSQL the
+omnitenant engine does it wherever the context is in the tenant, a bare
+``TenantContext.use_tenant()`` and a transaction-mode pooler included: every transaction
+on the tenant's storage is read-only (``BaseTenant.is_read_only``). On SQLite
+:func:`read_only` switches the tenant's connection to ``PRAGMA query_only`` for as long
+as the tenant is used. Either way a write fails at the server, whatever code sends it.
+:func:`use_tenant` is ``TenantContext.use_tenant`` with these rules and reports a refused
+write as :class:`TenantReadOnly`; the middleware and ``tenantcommand`` use it, and your
+own code that may meet a tenant in maintenance should too.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from django.db import DatabaseError, connections
 from django_omnitenant.conf import OmnitenantConfigurationError, app_settings
 from django_omnitenant.constants import TenantStatus
 from omnitenant_backends.placement import storage_alias
+from omnitenant_backends.postgresql.base import DatabaseWrapper as EngineWrapper
 from omnitenant_context import OmnitenantError, Tenant, TenantContext, TenantInactive
 
 __all__ = [
@@ -73,8 +76,14 @@ def set_read_only(tenant: Tenant, on: bool) -> None:
 
     Prefer :func:`read_only`, which cannot forget to switch back. A connection that
     cannot be switched back is closed: it must not be reused read-only by mistake.
+
+    Nothing is sent for a tenant in maintenance on the omnitenant PostgreSQL engine: the
+    engine makes each of its transactions read-only already, and a session setting would
+    stick to a server connection that a transaction-mode pooler hands to other clients.
     """
     connection = connections[storage_alias(tenant)]
+    if isinstance(connection, EngineWrapper) and getattr(tenant, "is_read_only", False):
+        return
     if connection.vendor == "postgresql":
         statement = (
             "SET default_transaction_read_only = on"

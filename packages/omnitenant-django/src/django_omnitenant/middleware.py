@@ -63,7 +63,7 @@ from omnitenant_context import (
     TenantContext,
     TenantResolver,
 )
-from omnitenant_resolvers import normalize_host_cached
+from omnitenant_resolvers import HOST_ATTRIBUTE, normalize_host_cached
 
 __all__ = ["TenantMiddleware"]
 
@@ -87,7 +87,7 @@ class _Resolution:
         self.tenant = tenant
         self.response = response
         self.read_only = read_only
-        self.state = EMPTY_STATE if tenant is None else ContextState(tenant=tenant)
+        self.state = EMPTY_STATE if tenant is None else _state_of(tenant)
         self.mount = mount  # the path segment that named the tenant ("/t/acme"), if any
         self.urlconf = urlconf
 
@@ -97,6 +97,26 @@ class _Resolution:
 
 
 _NOT_MOUNTED: AbstractContextManager[None] = nullcontext()
+
+# One state per tenant object, made on its first request and reused: a warm request
+# allocates none, and the engine's memo (keyed by the state's identity) stays valid for
+# as long as requests stay in one tenant. Keyed by id(): the entry holds the tenant (as
+# the state's), so the id cannot be reused while the entry lives, and a tenant the store
+# reloaded is a new object with a new entry. Bounded, so it never grows with the number
+# of tenants a process has served.
+_states: dict[int, ContextState] = {}
+_MAX_STATES = 4096
+
+
+def _state_of(tenant: Tenant) -> ContextState:
+    state = _states.get(id(tenant))
+    if state is None or state.tenant is not tenant:
+        if len(_states) >= _MAX_STATES:
+            _states.clear()
+        state = _states[id(tenant)] = ContextState(tenant=tenant)
+    return state
+
+
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -175,6 +195,8 @@ class TenantMiddleware:
             host = _normalize(request.get_host())
         except (InvalidHost, DisallowedHost):
             return _Resolution(response=HttpResponseBadRequest("Bad Request: invalid host."))
+        # The resolver reads it from here instead of validating the host again.
+        setattr(request, HOST_ATTRIBUTE, host)
         if host == self._public_host:
             return self._admit(None)
         try:
@@ -224,6 +246,11 @@ class TenantMiddleware:
         request.tenant = resolution.tenant  # type: ignore[attr-defined]  # documented extra attribute
         if resolution.urlconf is not None:
             request.urlconf = resolution.urlconf  # type: ignore[assignment]  # Django accepts a module too
+        if resolution.mount is None and not resolution.read_only:
+            # The common case, without the context managers it does not need.
+            with TenantContext.use_state(resolution.state):
+                response = self.get_response(request)
+            return _keep_tenant_after_return(response, resolution.state)
         with TenantContext.use_state(resolution.state), resolution.mounted(request):
             if resolution.read_only and resolution.tenant is not None:
                 with lifecycle.read_only(resolution.tenant):

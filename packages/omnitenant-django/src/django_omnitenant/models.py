@@ -317,6 +317,16 @@ class BaseTenant(models.Model):
         """Whether the tenant may be served."""
         return self.status == TenantStatus.ACTIVE
 
+    @property
+    def is_read_only(self) -> bool:
+        """Whether the tenant's data may only be read: it is in maintenance.
+
+        The omnitenant PostgreSQL engine makes every transaction on the tenant's storage
+        read-only while the context is in this tenant (this object's state, read when
+        the scope is entered), whichever way it was entered.
+        """
+        return self.status == TenantStatus.MAINTENANCE
+
     def prepare_identifiers(self) -> None:
         """Fill ``schema_name`` and check every identifier; raise ``ValidationError``."""
         validate_tenant_id(self.tenant_id)

@@ -247,7 +247,9 @@ def _target_tenant(
         schema_name=tenant.schema_name,
         database_config=dict(database_config or {}) if isolation_type == "database" else {},
         server=server or "",
-        status=TenantStatus.MAINTENANCE,
+        # Writable: the engine makes a tenant in maintenance read-only, and the target is
+        # where the copy writes (its row is the source's, in maintenance until the switch).
+        status=TenantStatus.ACTIVE,
     )
     try:
         if isolation_type == IsolationType.SCHEMA and not server:

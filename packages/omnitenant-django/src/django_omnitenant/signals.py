@@ -15,11 +15,12 @@ keeps to this):
 * receivers run in the **master scope** (no tenant active): to write the tenant's own
   data a receiver enters it, ``with TenantContext.use_tenant(tenant): ...``; without that
   a shared app's rows are the master's;
-* ``domains``, where the sender passes it: the tuple of the tenant's domain names, saved
-  before the signal (the provisioning path that creates tenant, domains and storage
-  together sends it; ``get_tenant_backend(tenant).create()`` alone knows no domains and
-  omits it). A receiver that needs them and finds no ``domains`` reads the tenant's
-  domain rows.
+* ``domains``: the tuple of the tenant's domain names saved when the signal is sent,
+  primary first (the backend reads them from ``DOMAIN_MODEL`` inside the creation's
+  transaction, so the domains that ``provisioning.create_tenant()``, ``createtenant`` and
+  the admin save before the storage are there); empty for a tenant that has none yet,
+  such as one whose ``get_tenant_backend(tenant).create()`` runs before any domain is
+  saved.
 
 omnitenant's own receiver (the per-tenant Site of ``TENANT_SITES``) keeps to it: it works
 in the tenant's scope and writes the Site only once a primary domain exists.
@@ -67,13 +68,33 @@ class ActivationSignalListener:
 
 
 _listener = ActivationSignalListener()
+_enabled = False
+
+
+def _follow_receivers() -> None:
+    # The listener is registered only while a receiver is connected: with none, a
+    # context switch calls no listener at all (the two signals call this on every
+    # connect and disconnect). A weak receiver that died keeps it registered until the
+    # next change; it then finds no live receiver and sends nothing.
+    if _enabled and (tenant_activated.receivers or tenant_deactivated.receivers):
+        TenantContext.add_listener(_listener)
+    else:
+        TenantContext.remove_listener(_listener)
 
 
 def connect_activation_signals(**_: Any) -> None:
     """Start sending the activation signals (done by the app config's ``ready()``)."""
-    TenantContext.add_listener(_listener)
+    global _enabled  # noqa: PLW0603 - one switch per process, set by the app config
+    _enabled = True
+    for signal in (tenant_activated, tenant_deactivated):
+        signal.watch(_follow_receivers)
+    _follow_receivers()
 
 
 def disconnect_activation_signals() -> None:
     """Stop sending the activation signals."""
-    TenantContext.remove_listener(_listener)
+    global _enabled  # noqa: PLW0603 - one switch per process, set by the app config
+    _enabled = False
+    for signal in (tenant_activated, tenant_deactivated):
+        signal.unwatch(_follow_receivers)
+    _follow_receivers()

@@ -10,6 +10,7 @@ from omnitenant_resolvers.__about__ import __version__
 from omnitenant_resolvers._cache import CachedTenantStore, VersionSource
 from omnitenant_resolvers._hosts import MAX_HOST_LENGTH, normalize_host, normalize_host_cached
 from omnitenant_resolvers._resolvers import (
+    HOST_ATTRIBUTE,
     BaseTenantResolver,
     ChainTenantResolver,
     CustomDomainTenantResolver,
@@ -19,6 +20,7 @@ from omnitenant_resolvers._resolvers import (
 )
 
 __all__ = [
+    "HOST_ATTRIBUTE",
     "MAX_HOST_LENGTH",
     "BaseTenantResolver",
     "CachedTenantStore",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
+from typing import Final
 
 from omnitenant_context import (
     ConfigurationError,
@@ -17,6 +18,7 @@ from omnitenant_context import (
 from omnitenant_resolvers._hosts import normalize_host, normalize_host_cached
 
 __all__ = [
+    "HOST_ATTRIBUTE",
     "BaseTenantResolver",
     "ChainTenantResolver",
     "CustomDomainTenantResolver",
@@ -24,6 +26,12 @@ __all__ = [
     "PathPrefixTenantResolver",
     "SubdomainTenantResolver",
 ]
+
+#: Attribute of a request where whoever already read, validated and normalised its host
+#: (the Django middleware does, before it asks the resolver) leaves it:
+#: :meth:`BaseTenantResolver.host_of` answers from it instead of asking the request again
+#: (Django's ``get_host()`` checks ``ALLOWED_HOSTS`` each time it is called).
+HOST_ATTRIBUTE: Final = "omnitenant_host"
 
 
 class BaseTenantResolver(ABC):
@@ -60,7 +68,13 @@ class BaseTenantResolver(ABC):
 
     @staticmethod
     def host_of(request: RequestLike) -> str:
-        """The request's host, normalised (see :func:`normalize_host`)."""
+        """The request's host, normalised (see :func:`normalize_host`).
+
+        Read from the request's :data:`HOST_ATTRIBUTE` when a caller left it there.
+        """
+        host = getattr(request, HOST_ATTRIBUTE, None)
+        if isinstance(host, str):
+            return host
         return normalize_host_cached(request.get_host())
 
 

@@ -20,6 +20,17 @@ savepoint rollback and failed commit (a ``set_config`` inside a rolled-back tran
 the implicit one of an autocommit statement included, is undone by the server), and on
 close. Forgetting costs no round trip, only the ``set_config`` riding along next time.
 
+**Read-only tenants travel the same way.** A tenant whose ``is_read_only`` is true (a
+``BaseTenant`` in maintenance) has every statement on its storage carry
+``set_config('transaction_read_only', 'on', true)`` in the same ``SELECT`` as its path:
+the server refuses writes in that transaction (the implicit one of an autocommit
+statement too), whatever code sends them, under a bare ``TenantContext.use_tenant()``
+and behind any pooler, and nothing outlives the transaction. Its storage is the master
+connection for a schema tenant (master-scoped statements in its scope included), its own
+database for a database tenant; ``use_master_db()`` leaves it, and so does the
+operator's own work in ``maintenance_writes()`` (the tenant's migrations). Active tenants
+pay nothing.
+
 **Poolers.** ``DATABASES[alias]["OMNITENANT_POOLER"]`` declares what sits between Django
 and PostgreSQL:
 
@@ -43,6 +54,7 @@ from typing import Any, Final, Literal, cast
 from django.db.backends.postgresql import base as postgresql_base
 from psycopg import pq, sql
 
+from omnitenant_backends._scope import writes_allowed_in_maintenance
 from omnitenant_backends._sql import search_path_bytes, set_search_path_text
 from omnitenant_backends.conf import OmnitenantConfigurationError, backend_settings
 from omnitenant_backends.postgresql.schema import DatabaseSchemaEditor
@@ -65,6 +77,7 @@ PoolerMode = Literal["session", "transaction"]
 _POOLER_MODES: Final = (None, "session", "transaction")
 
 _IN_TRANSACTION = pq.TransactionStatus.INTRANS
+_READ_ONLY_TRANSACTION: Final = b"SELECT pg_catalog.set_config('transaction_read_only', 'on', true)"
 _IDLE = pq.TransactionStatus.IDLE
 # Attribute of a raw psycopg connection in Django's pool: the search_path it has.
 _POOLED_PATH: Final = "_omnitenant_search_path"
@@ -169,6 +182,20 @@ def _check_extension_schemas(raw: Any, alias: str) -> None:
     _checked_extension_schemas.add(key)
 
 
+def _read_only_in(state: ContextState, tenant_database: str | None) -> bool:
+    """Whether this connection's statements in ``state`` must run read-only.
+
+    ``tenant_database`` is the id of the tenant whose own database the connection is
+    (``None`` for the master).
+    """
+    tenant = state.tenant
+    if tenant is None or state.master or getattr(tenant, "is_read_only", False) is not True:
+        return False
+    if tenant_database is not None:
+        return tenant_database == tenant.tenant_id
+    return tenant.isolation_type == IsolationType.SCHEMA
+
+
 def _prefixed(prefix: str, query: Any) -> Any:
     """``prefix; query`` in the type ``query`` came in."""
     if isinstance(query, str):
@@ -187,14 +214,18 @@ class _PathCursorMixin:
 
     _omnitenant: DatabaseWrapper | None = None
     _omnitenant_path: tuple[str, ...] = ()
+    _omnitenant_read_only = False
 
     def executemany(self, query: Any, params_seq: Iterable[Any], **kwargs: Any) -> Any:
         run = super().executemany  # type: ignore[misc]  # psycopg's cursor comes after the mixin
         wrapper = self._omnitenant
-        if wrapper is None or not wrapper.needs_path(self._omnitenant_path):
+        read_only = self._omnitenant_read_only
+        if wrapper is None or not wrapper.needs_path(self._omnitenant_path, read_only):
             return run(query, params_seq, **kwargs)
         wanted = self._omnitenant_path
-        return wrapper.run_after_path(wanted, lambda: run(query, params_seq, **kwargs))
+        return wrapper.run_after_path(
+            wanted, lambda: run(query, params_seq, **kwargs), read_only=read_only
+        )
 
 
 class PathCursor(_PathCursorMixin, postgresql_base.Cursor):
@@ -208,10 +239,11 @@ class PathCursor(_PathCursorMixin, postgresql_base.Cursor):
 
     def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
         wrapper = self._omnitenant
-        if wrapper is None or not wrapper.needs_path(self._omnitenant_path):
+        read_only = self._omnitenant_read_only
+        if wrapper is None or not wrapper.needs_path(self._omnitenant_path, read_only):
             return super().execute(query, params, **kwargs)  # type: ignore[misc]  # untyped psycopg base in django-stubs
         wanted = self._omnitenant_path
-        prefix = wrapper.path_statement(wanted)
+        prefix = wrapper.path_statement(wanted, read_only)
         super().execute(_prefixed(prefix, query), params, **kwargs)  # type: ignore[misc]  # untyped psycopg base in django-stubs
         self.nextset()  # type: ignore[attr-defined]  # psycopg's, untyped in django-stubs
         wrapper.omnitenant_search_path = wanted
@@ -228,11 +260,12 @@ class PathServerBindingCursor(_PathCursorMixin, postgresql_base.ServerBindingCur
 
     def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
         wrapper = self._omnitenant
-        if wrapper is None or not wrapper.needs_path(self._omnitenant_path):
+        read_only = self._omnitenant_read_only
+        if wrapper is None or not wrapper.needs_path(self._omnitenant_path, read_only):
             return super().execute(query, params, **kwargs)  # type: ignore[misc]  # untyped psycopg base in django-stubs
         wanted = self._omnitenant_path
         raw = self.connection  # type: ignore[attr-defined]  # psycopg's, untyped in django-stubs
-        prefix = wrapper.path_statement(wanted).encode()
+        prefix = wrapper.path_statement(wanted, read_only).encode()
         with raw.pipeline():
             raw.execute(prefix)
             super().execute(query, params, **kwargs)  # type: ignore[misc]  # untyped psycopg base in django-stubs
@@ -260,7 +293,9 @@ class DatabaseWrapper(postgresql_base.DatabaseWrapper):
         # immutable and reused for a whole scope, so an identity check suffices.
         self._memo_state: ContextState | None = None
         self._memo_path: tuple[str, ...] = ()
-        self._tenant_database = bool(settings_dict.get(TENANT_DATABASE_FLAG))
+        self._memo_read_only = False
+        self._tenant_database_id: str | None = settings_dict.get(TENANT_DATABASE_FLAG) or None
+        self._tenant_database = self._tenant_database_id is not None
         self.omnitenant_pooler: PoolerMode | None = _pooler_mode(settings_dict, alias)
         self._transaction_pooling = self.omnitenant_pooler == "transaction"
         # True while Django runs its own savepoint statements: they need no tenant path,
@@ -270,14 +305,16 @@ class DatabaseWrapper(postgresql_base.DatabaseWrapper):
         self.omnitenant_master_route = False
 
     def _wanted(self) -> tuple[str, ...]:
-        if self.omnitenant_master_route:
-            return wanted_search_path(
-                TenantContext.get_state(), tenant_database=self._tenant_database, master_route=True
-            )
+        """The path the current state needs; also refreshes ``_memo_read_only``."""
         state = TenantContext.get_state()
         if state is not self._memo_state:
             self._memo_path = wanted_search_path(state, tenant_database=self._tenant_database)
+            self._memo_read_only = _read_only_in(state, self._tenant_database_id)
             self._memo_state = state
+        if self.omnitenant_master_route:
+            return wanted_search_path(
+                state, tenant_database=self._tenant_database, master_route=True
+            )
         return self._memo_path
 
     def _uses_pool(self) -> bool:
@@ -326,21 +363,33 @@ class DatabaseWrapper(postgresql_base.DatabaseWrapper):
         if self._path_suspended:
             return cursor
         wanted = self._wanted()
+        # The flag is read only for a read-only tenant: active ones pay nothing for it.
+        read_only = self._memo_read_only and not writes_allowed_in_maintenance()
         if name:
             # A server-side cursor declares itself in its own statements: give the
             # connection its path first (a separate round trip, only when it differs).
             if wanted != self.omnitenant_search_path:
                 self._set_search_path(wanted)
+            if read_only and not self.connection.autocommit:
+                # Only a transaction can be made read-only ahead of the DECLARE; in
+                # autocommit the cursor is a SELECT of its own (DECLARE takes no other kind).
+                self.connection.execute(_READ_ONLY_TRANSACTION)
             return cursor
         cursor._omnitenant = self
         cursor._omnitenant_path = wanted
+        if read_only:
+            cursor._omnitenant_read_only = True
         return cursor
 
-    def needs_path(self, wanted: tuple[str, ...]) -> bool:
-        """Whether a statement that needs ``wanted`` must carry it (cheap: the warm path)."""
+    def needs_path(self, wanted: tuple[str, ...], read_only: bool = False) -> bool:
+        """Whether a statement that needs ``wanted`` must carry it (cheap: the warm path).
+
+        A ``read_only`` statement always does: its transaction must be made read-only, and
+        every statement may be the first of a new one.
+        """
         if self._path_suspended:
             return False
-        if wanted != self.omnitenant_search_path:
+        if wanted != self.omnitenant_search_path or read_only:
             return True
         # With transaction pooling a path lasts only as long as the transaction that set
         # it: outside one, every statement is a transaction of its own.
@@ -349,21 +398,27 @@ class DatabaseWrapper(postgresql_base.DatabaseWrapper):
             and self.connection.pgconn.transaction_status != _IN_TRANSACTION
         )
 
-    def path_statement(self, wanted: tuple[str, ...]) -> str:
-        """The statement setting ``wanted``; the path is unknown until it succeeded."""
-        self.omnitenant_search_path = None
-        emit("path_switch")
-        return set_search_path_text(wanted, local=self._transaction_pooling)
+    def path_statement(self, wanted: tuple[str, ...], read_only: bool = False) -> str:
+        """The statement setting ``wanted`` (and a read-only transaction when asked).
 
-    def run_after_path(self, wanted: tuple[str, ...], run: Callable[[], Any]) -> Any:
+        The path is unknown until it succeeded.
+        """
+        if not read_only or wanted != self.omnitenant_search_path:
+            emit("path_switch")  # not for a read-only tenant's statements that stay put
+        self.omnitenant_search_path = None
+        return set_search_path_text(wanted, local=self._transaction_pooling, read_only=read_only)
+
+    def run_after_path(
+        self, wanted: tuple[str, ...], run: Callable[[], Any], *, read_only: bool = False
+    ) -> Any:
         """Set ``wanted`` in a round trip of its own, then ``run`` (``executemany``).
 
-        With transaction pooling and autocommit, both go into one explicit transaction:
-        the path would not outlive a transaction of its own.
+        With transaction pooling or ``read_only`` and autocommit, both go into one
+        explicit transaction: neither setting would outlive a transaction of its own.
         """
         raw = self.connection
-        statement = self.path_statement(wanted).encode()
-        if self._transaction_pooling and raw.autocommit:
+        statement = self.path_statement(wanted, read_only).encode()
+        if (self._transaction_pooling or read_only) and raw.autocommit:
             with raw.transaction():
                 raw.execute(statement)
                 return run()

@@ -12,6 +12,8 @@ Subclass it as the API reference shows; ``self.store`` is the process-wide cache
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from omnitenant_context import TenantStore
 from omnitenant_resolvers import BaseTenantResolver as _FrameworkFreeResolver
 
@@ -27,9 +29,19 @@ class DjangoStoreMixin:
     def store(self) -> TenantStore:
         if self._store is not None:
             return self._store
+        return _process_store()
+
+
+def _process_store() -> TenantStore:
+    global _get_tenant_store  # noqa: PLW0603 - the import, done once (it needs the apps)
+    if _get_tenant_store is None:
         from django_omnitenant.stores import get_tenant_store  # noqa: PLC0415 - needs apps
 
-        return get_tenant_store()
+        _get_tenant_store = get_tenant_store
+    return _get_tenant_store()
+
+
+_get_tenant_store: Callable[[], TenantStore] | None = None
 
 
 class BaseTenantResolver(DjangoStoreMixin, _FrameworkFreeResolver):
