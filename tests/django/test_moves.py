@@ -32,8 +32,8 @@ from omnitenant_backends.copying import COPY_APPLICATION_NAME
 from omnitenant_backends.database import tenant_database_settings
 from omnitenant_backends.schema import kept_schemas, schema_exists
 from omnitenant_context import TenantContext
-from tests.django.test_commands import manage
 from tests.django.test_provisioning import admin_connection, database_exists, pg_config
+from tests.support import manage
 from tests.tenantapp.models import Note, Notebook
 from tests.testapp.models import Tenant
 
