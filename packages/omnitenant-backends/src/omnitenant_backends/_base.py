@@ -48,16 +48,21 @@ class BaseTenantBackend(ABC):
 
     # -- life cycle -------------------------------------------------------------------
 
-    def create(self, *, run_migrations: bool = True) -> None:
-        """Provision the tenant's storage (and run its migrations), all or nothing."""
+    def create(self, *, run_migrations: bool = True, announce: bool = True) -> None:
+        """Provision the tenant's storage (and run its migrations), all or nothing.
+
+        ``announce=False`` sends no ``tenant_created``: the storage is a second home of a
+        tenant that exists already (the target of a move), not a new tenant.
+        """
         tenant_id = self.tenant.tenant_id
         logger.info("creating tenant %s (%s)", tenant_id, self.isolation_type)
         try:
             with self._provisioning_transaction():
                 self._provision(run_migrations=run_migrations)
-                tenant_created.send(
-                    sender=type(self.tenant), tenant=self.tenant, domains=self._saved_domains()
-                )
+                if announce:
+                    tenant_created.send(
+                        sender=type(self.tenant), tenant=self.tenant, domains=self._saved_domains()
+                    )
         except Exception as exc:
             cleanup_failures: list[str] = []
             for cleanup in (self._rollback_provisioning, self._discard_record):
@@ -124,12 +129,17 @@ class BaseTenantBackend(ABC):
         """Whatever else a migration of this storage needs entered; nothing by default."""
         return nullcontext()
 
-    def delete(self, *, drop_data: bool = False) -> None:
-        """Retire the tenant's storage; its data is dropped only with ``drop_data=True``."""
+    def delete(self, *, drop_data: bool = False, announce: bool = True) -> None:
+        """Retire the tenant's storage; its data is dropped only with ``drop_data=True``.
+
+        ``announce=False`` sends no ``tenant_deleted``: the tenant lives on elsewhere (a
+        failed move's partial target, a moved tenant's old storage).
+        """
         if drop_data:
             logger.warning("dropping the data of tenant %s", self.tenant.tenant_id)
             self._drop()
-        tenant_deleted.send(sender=type(self.tenant), tenant=self.tenant, dropped=drop_data)
+        if announce:
+            tenant_deleted.send(sender=type(self.tenant), tenant=self.tenant, dropped=drop_data)
 
     def activate(self) -> None:
         """Enter the tenant in the current context, until :meth:`deactivate`.

@@ -37,6 +37,7 @@ __all__ = [
     "drop_database",
     "is_postgres_engine",
     "is_tenant_database_alias",
+    "keep_database",
     "release_requested_connections",
     "tenant_database_alias",
     "tenant_database_settings",
@@ -277,6 +278,29 @@ def drop_database(entry: dict[str, Any]) -> None:
     _execute_on_server(
         entry,
         sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(entry["NAME"])),
+    )
+
+
+def keep_database(entry: dict[str, Any], *, tenant_id: str) -> None:
+    """Mark a moved tenant's old database as kept: read-only for new sessions, commented.
+
+    Sessions that connect with an old placement can read but no longer write (their
+    writes would be lost); the comment no longer marks it as a tenant's live database, so
+    ``findorphans`` does not offer it; ``movetenant --purge-source`` drops it. An SQLite
+    file is left as it is.
+    """
+    DatabaseTenantBackend._refuse_shared(entry)
+    if entry["ENGINE"] == _SQLITE_ENGINE:
+        return
+    name = sql.Identifier(entry["NAME"])
+    _execute_on_server(
+        entry, sql.SQL("ALTER DATABASE {} SET default_transaction_read_only = on").format(name)
+    )
+    _execute_on_server(
+        entry,
+        sql.SQL("COMMENT ON DATABASE {} IS {}").format(
+            name, sql.Literal(f"omnitenant kept source of tenant {tenant_id}")
+        ),
     )
 
 

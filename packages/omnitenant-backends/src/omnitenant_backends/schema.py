@@ -15,9 +15,13 @@ leaves it out.
 
 from __future__ import annotations
 
+import datetime
 import logging
+import re
+import secrets
 from contextlib import AbstractContextManager
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Final
 
 from django.db import connections, transaction
 from psycopg import sql
@@ -32,9 +36,14 @@ from omnitenant_backends.pool import POOL_PREFIX, claim_pool_schema
 from omnitenant_context import IsolationType, Tenant, TenantContext, check_identifier
 
 __all__ = [
+    "KEPT_PREFIX",
+    "KeptSchema",
     "SchemaTenantBackend",
+    "drop_kept_schema",
     "drop_schema",
     "is_shared_schema",
+    "keep_schema",
+    "kept_schemas",
     "schema_exists",
     "tenant_schema_names",
 ]
@@ -42,6 +51,13 @@ __all__ = [
 logger = logging.getLogger("omnitenant.backends")
 
 _ALWAYS_SHARED = frozenset({"information_schema"})
+#: The name prefix of a moved tenant's old schema, kept until it is purged. Outside the
+#: identifier rule (a ``-``), so no tenant can ever be given one of these names.
+KEPT_PREFIX: Final = "omnitenant-kept-"
+_KEPT_COMMENT = "omnitenant kept source of tenant {tenant_id}, moved out {moved_at}"
+_KEPT_COMMENT_PATTERN = re.compile(
+    r"^omnitenant kept source of tenant (?P<tenant_id>\w+), moved out (?P<moved_at>\S+)$"
+)
 
 
 def is_shared_schema(schema_name: str) -> bool:
@@ -50,7 +66,7 @@ def is_shared_schema(schema_name: str) -> bool:
     conf = backend_settings()
     return (
         schema_name in _ALWAYS_SHARED
-        or schema_name.startswith(("pg_", POOL_PREFIX))
+        or schema_name.startswith(("pg_", POOL_PREFIX, KEPT_PREFIX))
         or schema_name in {conf.public_schema, conf.schema_template}
     )
 
@@ -193,6 +209,66 @@ class SchemaTenantBackend(BaseTenantBackend):
         drop_schema(self.schema_name, using=self.alias, owner=f"tenant {self.tenant.tenant_id!r}")
 
 
+@dataclass(frozen=True, slots=True)
+class KeptSchema:
+    """A moved tenant's old schema, kept (renamed) until it is purged."""
+
+    name: str
+    tenant_id: str
+    moved_at: datetime.datetime
+
+
+def keep_schema(schema: str, *, tenant_id: str, using: str) -> str:
+    """Rename a moved tenant's ``schema`` out of the way; return its new name.
+
+    Call it in the transaction that switches the tenant to its new storage: the rename
+    commits with the switch. Code that still holds the old placement then finds no
+    schema instead of writing rows that would be lost, and the old name is free for a
+    move back. The comment names the tenant and the time, for :func:`kept_schemas`.
+    """
+    name = check_identifier(schema, what="schema name")
+    kept = KEPT_PREFIX + secrets.token_hex(8)
+    comment = _KEPT_COMMENT.format(
+        tenant_id=tenant_id, moved_at=datetime.datetime.now(datetime.UTC).isoformat()
+    )
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            sql.SQL("ALTER SCHEMA {} RENAME TO {}").format(
+                sql.Identifier(name), sql.Identifier(kept)
+            )
+        )
+        cursor.execute(
+            sql.SQL("COMMENT ON SCHEMA {} IS {}").format(sql.Identifier(kept), sql.Literal(comment))
+        )
+    return kept
+
+
+def kept_schemas(*, using: str | None = None) -> list[KeptSchema]:
+    """The kept old schemas of moved tenants on ``using`` (default: the master)."""
+    alias = using or backend_settings().master_database
+    with connections[alias].cursor() as cursor:
+        cursor.execute(
+            "SELECT nspname, pg_catalog.obj_description(oid, 'pg_namespace') "
+            "FROM pg_catalog.pg_namespace WHERE starts_with(nspname, %s) ORDER BY nspname",
+            [KEPT_PREFIX],
+        )
+        rows = cursor.fetchall()
+    kept: list[KeptSchema] = []
+    for name, comment in rows:
+        match = _KEPT_COMMENT_PATTERN.match(str(comment or ""))
+        if match:
+            moved_at = datetime.datetime.fromisoformat(match["moved_at"])
+            kept.append(KeptSchema(str(name), match["tenant_id"], moved_at))
+    return kept
+
+
+def drop_kept_schema(name: str, *, using: str | None = None) -> None:
+    """Drop a kept old schema (see :func:`keep_schema`), and nothing outside it."""
+    if not name.startswith(KEPT_PREFIX):
+        raise OmnitenantConfigurationError(f"{name!r} is not a kept schema of a moved tenant.")
+    _drop_schema(name, using or backend_settings().master_database, owner="a moved tenant")
+
+
 def drop_schema(schema: str, *, using: str | None = None, owner: str = "") -> None:
     """Drop ``schema`` and everything in it, and nothing outside it.
 
@@ -207,7 +283,10 @@ def drop_schema(schema: str, *, using: str | None = None, owner: str = "") -> No
         raise OmnitenantConfigurationError(
             f"The schema {name!r} is shared; a tenant can never own or drop it."
         )
-    alias = using or backend_settings().master_database
+    _drop_schema(name, using or backend_settings().master_database, owner=owner)
+
+
+def _drop_schema(name: str, alias: str, *, owner: str) -> None:
     connection = connections[alias]
     with transaction.atomic(using=alias), connection.cursor() as cursor:
         cursor.execute(

@@ -69,6 +69,19 @@ class MissingStorage:
 def _storage_of(tenant: Tenant) -> tuple[Storage, dict[str, Any] | None]:
     if tenant.isolation_type == IsolationType.SCHEMA:
         return Storage("schema", tenant.schema_name), None
+    return _database_storage(tenant)
+
+
+def _named_storage(tenant: Tenant) -> list[Storage]:
+    """The tenant's storage, and the database a move to a schema kept (named by the
+    schema tenant's ``database_config`` until ``movetenant --purge-source``)."""
+    named = [_storage_of(tenant)[0]]
+    if tenant.isolation_type == IsolationType.SCHEMA and getattr(tenant, "database_config", None):
+        named.append(_database_storage(tenant)[0])
+    return named
+
+
+def _database_storage(tenant: Tenant) -> tuple[Storage, dict[str, Any]]:
     entry = tenant_database_settings(tenant)
     if entry["ENGINE"] == _SQLITE_ENGINE:
         return Storage("sqlite", str(Path(entry["NAME"]).resolve())), entry
@@ -85,7 +98,7 @@ def find_orphans(tenants: Iterable[Tenant]) -> list[Storage]:
 
     Pass every tenant row (of any status): storage of a row that exists is never an orphan.
     """
-    named = {_storage_of(tenant)[0] for tenant in tenants}
+    named = {storage for tenant in tenants for storage in _named_storage(tenant)}
     found: list[Storage] = []
     master = _master_entry()
     if master is not None:

@@ -62,8 +62,9 @@ _checked_bulk_update: ContextVar[bool] = ContextVar("omnitenant_checked_bulk_upd
 _T = TypeVar("_T", bound="BaseTenant")
 _D = TypeVar("_D", bound="BaseDomain")
 
-# Renaming these would orphan the tenant's schema or database.
-_IMMUTABLE_FIELDS = frozenset({"tenant_id", "schema_name", "isolation_type"})
+# Renaming these would orphan the tenant's schema or database (the server: the schema on
+# it); only a move (django_omnitenant.moves) changes the isolation type and the server.
+_IMMUTABLE_FIELDS = frozenset({"tenant_id", "schema_name", "isolation_type", "server"})
 # A database tenant's database (or SQLite file) is named by this key of database_config.
 _DATABASE_NAME_KEY = "NAME"
 _ISOLATION_CHOICES = [(member.value, member.name.title()) for member in IsolationType]
@@ -467,6 +468,29 @@ class TenantStateChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tenant_id}: {self.previous or '-'} -> {self.state}"
+
+
+def _change_storage(tenant: BaseTenant, *, status: str, **values: Any) -> None:
+    """Change the storage fields of ``tenant`` (``isolation_type``, ``database_config``).
+
+    The one way past the protection of the storage names, for
+    :mod:`django_omnitenant.moves` only: a move has made and verified the new storage and
+    calls this inside the master transaction that switches the tenant to it. A
+    compare-and-set on ``status``: nothing changes if the tenant left it meanwhile.
+    """
+    token = _checked_bulk_update.set(True)
+    try:
+        changed = type(tenant)._default_manager.filter(pk=tenant.pk, status=status).update(**values)
+    finally:
+        _checked_bulk_update.reset(token)
+    if not changed:
+        raise ValidationError(
+            f"Tenant {tenant.tenant_id!r} is no longer {status}; its storage was not changed.",
+            code="changed_meanwhile",
+        )
+    for name, value in values.items():
+        setattr(tenant, name, value)
+    tenant._stored_storage_names = tenant._storage_names()
 
 
 def _database_name(config: object) -> object:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from django_omnitenant import provisioning
+from django_omnitenant.management._database_options import (
+    DATABASE_OPTIONS,
+    add_database_arguments,
+    database_config,
+)
 from django_omnitenant.management._prompt import ask, usage_error
 from django_omnitenant.placement import server_of
 from django_omnitenant.utils import get_domain_model, get_tenant_model
@@ -16,13 +20,6 @@ from django_omnitenant.validators import validate_tenant_id
 from omnitenant_backends.placement import UnknownServer, check_server
 from omnitenant_context import InvalidHost, IsolationType, OmnitenantError, TenantContext
 from omnitenant_resolvers import normalize_host
-
-# The options of database tenants; a schema tenant refuses them.
-_DATABASE_OPTIONS = ("db_engine", "db_name", "db_host", "db_port", "db_user", "db_password_env")
-_ENGINES = {
-    "postgresql": "django.db.backends.postgresql",
-    "sqlite": "django.db.backends.sqlite3",
-}
 
 
 class Command(BaseCommand):
@@ -60,25 +57,7 @@ class Command(BaseCommand):
             help="Schema tenants: the DATABASES alias of the PostgreSQL server that holds the "
             "schema (default: chosen by OMNITENANT_CONFIG['PLACEMENT_POLICY']).",
         )
-        parser.add_argument(
-            "--db-engine",
-            choices=sorted(_ENGINES),
-            help="Database tenants: 'sqlite' (a file per tenant, default) or 'postgresql'.",
-        )
-        parser.add_argument(
-            "--db-name",
-            help="Database tenants: the database (PostgreSQL) or file path (SQLite).",
-        )
-        parser.add_argument("--db-host", help="Database tenants: the PostgreSQL host.")
-        parser.add_argument("--db-port", help="Database tenants: the PostgreSQL port.")
-        parser.add_argument("--db-user", help="Database tenants: the PostgreSQL user.")
-        parser.add_argument(
-            "--db-password-env",
-            metavar="VARIABLE",
-            help="Database tenants: read the password from this environment variable. "
-            "There is deliberately no --db-password: the command line is visible to "
-            "every user of the machine. Interactively the password is asked hidden.",
-        )
+        add_database_arguments(parser)
         parser.add_argument(
             "--no-migrate",
             action="store_true",
@@ -190,7 +169,7 @@ class Command(BaseCommand):
     def _refuse_options_of_the_other_type(options: dict[str, Any], isolation: str) -> None:
         """Options that the tenant's isolation type would ignore are a usage error."""
         if isolation == IsolationType.SCHEMA:
-            given = [f"--{key.replace('_', '-')}" for key in _DATABASE_OPTIONS if options[key]]
+            given = [f"--{key.replace('_', '-')}" for key in DATABASE_OPTIONS if options[key]]
             if given:
                 raise usage_error(
                     f"{', '.join(given)} only apply to database tenants; this is a schema "
@@ -247,33 +226,12 @@ class Command(BaseCommand):
         return domains
 
     def _database_config(self, options: dict[str, Any], interactive: bool) -> dict[str, Any]:
-        engine_key = options["db_engine"] or (
-            self._value(options, "db_engine", "Database engine (sqlite/postgresql)", interactive)
-            or "sqlite"
-        )
-        if engine_key not in _ENGINES:
-            raise CommandError(f"Unknown database engine {engine_key!r}: use sqlite or postgresql.")
-        config: dict[str, Any] = {"ENGINE": _ENGINES[engine_key]}
-        if options["db_name"]:
-            config["NAME"] = options["db_name"]
-        if engine_key == "postgresql":
-            for key in ("host", "port", "user"):
-                value = options[f"db_{key}"] or (
-                    self._value(options, f"db_{key}", f"Database {key}", interactive)
-                )
-                if value:
-                    config[key.upper()] = value
-            password = self._password(options, interactive)
-            if password:
-                config["PASSWORD"] = password
-        return config
+        def ask_value(key: str, label: str) -> str:
+            return self._value(options, key, label, interactive)
 
-    def _password(self, options: dict[str, Any], interactive: bool) -> str:
-        variable = options["db_password_env"]
-        if variable:
-            if variable not in os.environ:
-                raise CommandError(f"The environment variable {variable!r} is not set.")
-            return os.environ[variable]
-        if interactive:
-            return ask("Database password (hidden; empty for none): ", secret=True)
-        return ""
+        def ask_password() -> str:
+            if interactive:
+                return ask("Database password (hidden; empty for none): ", secret=True)
+            return ""
+
+        return database_config(options, ask_value=ask_value, ask_password=ask_password)
