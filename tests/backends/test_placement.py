@@ -50,6 +50,26 @@ def test_the_second_alias_is_a_server_and_the_master_comes_first(second_server: 
     assert servers() == ("default", second_server)
 
 
+def test_without_placement_servers_new_tenants_stay_on_the_master(
+    placed: TenantFactory, second_server: str
+) -> None:
+    # An alias on the engine may be a replica or a second way to the master: adding one
+    # to DATABASES must not move where new tenants go.
+    made = [placed(f"pl_default_{index}") for index in range(2)]
+    assert [tenant.server for tenant in made] == ["default", "default"]
+    assert schemas_on(second_server, "pl_default_0", "pl_default_1") == set()
+
+
+@pytest.fixture
+def both_listed(second_server: str) -> Iterator[None]:
+    """``PLACEMENT_SERVERS`` naming the master and the second server."""
+    with override_settings(
+        OMNITENANT_CONFIG={**_config(), "PLACEMENT_SERVERS": ["default", second_server]}
+    ):
+        yield
+
+
+@pytest.mark.usefixtures("both_listed")
 def test_fewest_places_each_new_tenant_on_the_emptier_server(
     placed: TenantFactory, second_server: str
 ) -> None:
@@ -80,6 +100,7 @@ def test_a_policy_of_your_own_chooses(placed: TenantFactory, second_server: str)
     config = {
         **_config(),
         "PLACEMENT_POLICY": "tests.backends.test_placement.choose_last",
+        "PLACEMENT_SERVERS": ["default", second_server],
     }
     with override_settings(OMNITENANT_CONFIG=config):
         tenant = placed("pl_policy")

@@ -143,16 +143,34 @@ def test_fillwarmpool_draws_a_bar_on_a_terminal_only(pool: None) -> None:
 def test_fillwarmpool_reports_json_and_nothing_else(pool: None) -> None:
     out = Terminal()  # no bar even on a terminal: stdout is for the report
     call_command("fillwarmpool", "--format", "json", stdout=out)
-    assert json.loads(out.getvalue()) == {"ready": 2, "made": 2, "dropped": 0, "off": False}
+    assert json.loads(out.getvalue()) == {
+        "ready": 2,
+        "made": 2,
+        "dropped": 0,
+        "off": False,
+        "servers": {"default": {"ready": 2, "made": 2, "dropped": 0}},
+    }
     again = io.StringIO()
     call_command("fillwarmpool", "--format", "json", stdout=again)
-    assert json.loads(again.getvalue()) == {"ready": 2, "made": 0, "dropped": 0, "off": False}
+    assert json.loads(again.getvalue()) == {
+        "ready": 2,
+        "made": 0,
+        "dropped": 0,
+        "off": False,
+        "servers": {"default": {"ready": 2, "made": 0, "dropped": 0}},
+    }
 
 
 def test_fillwarmpool_reports_json_when_the_pool_is_off(live_db: None) -> None:
     out = io.StringIO()
     call_command("fillwarmpool", "--format", "json", stdout=out)
-    assert json.loads(out.getvalue()) == {"ready": 0, "made": 0, "dropped": 0, "off": True}
+    assert json.loads(out.getvalue()) == {
+        "ready": 0,
+        "made": 0,
+        "dropped": 0,
+        "off": True,
+        "servers": {},
+    }
 
 
 def test_migratealltenants_draws_its_bar_on_a_terminal(tenant_factory: Any) -> None:

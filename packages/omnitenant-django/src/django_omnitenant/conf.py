@@ -256,10 +256,10 @@ class AppSettings:
         (),
         parse=_aliases,
         section=_PLACEMENT,
-        doc="The servers the policy may choose from, in order. Empty: every `DATABASES` "
-        "alias on omnitenant's engine (the master first). List them when another alias on "
-        "the engine must not receive tenants (a replica), or to stop placing new tenants on "
-        "a full server. An explicit `--server` may name any server.",
+        doc="The servers the policy may choose from, in order. Empty: the master alone "
+        "(an alias added to `DATABASES`, a replica or a direct way past PgBouncer, never "
+        "receives tenants unless listed). Take a full server out of the list to stop "
+        "placing new tenants on it. An explicit `--server` may name any server.",
     )
 
     def __post_init__(self) -> None:

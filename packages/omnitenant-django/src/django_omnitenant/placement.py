@@ -7,7 +7,8 @@ engine; each such alias is a *server* that can hold schema tenants (see
 :func:`django_omnitenant.provisioning.save_new` (so every way of creating a tenant goes
 through it): a server named by the caller (``createtenant --server``,
 ``create_tenant(server=...)``) is checked, otherwise ``OMNITENANT_CONFIG['PLACEMENT_POLICY']``
-chooses among ``PLACEMENT_SERVERS`` (default: every server).
+chooses among ``PLACEMENT_SERVERS`` (default: the master alone, so that adding an alias
+to ``DATABASES`` never moves where new tenants go).
 
 A policy is a function ``policy(tenant, servers) -> alias``: ``tenant`` is the new tenant
 (not saved yet), ``servers`` the candidates in order. The built-in ``"fewest"`` is
@@ -97,10 +98,15 @@ def fewest_tenants(tenant: BaseTenant, candidates: Sequence[str]) -> str:
 
 
 def candidate_servers() -> tuple[str, ...]:
-    """The servers the policy chooses from: ``PLACEMENT_SERVERS``, or every server."""
+    """The servers the policy chooses from: ``PLACEMENT_SERVERS``, or the master alone.
+
+    Placing new tenants elsewhere is opted into by listing the servers: an alias on the
+    engine may be a second way to the same database (a direct alias beside a PgBouncer
+    one) or a replica, and adding one to ``DATABASES`` must not change where tenants go.
+    """
     listed = app_settings().placement_servers
     if not listed:
-        return servers()
+        return (backend_settings().master_database,)
     for alias in listed:
         try:
             check_server(alias)
