@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from selenium.webdriver.chrome.service import Service
 
 from tests.conftest import services_required
 from tests.servers import ROOT, free_port, running_server
+from tests.support import per_run
 
 SITE = ROOT / "examples" / "site"
 CHROMIUM = Path(os.environ.get("OMNITENANT_CHROMIUM", "/usr/bin/chromium"))
@@ -70,10 +72,9 @@ class ExampleSite:
         return f"http://{host}:{self.port}{path}"
 
 
-@pytest.fixture(scope="session")
-def example_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExampleSite]:
-    """The example, set up by ``setup_demo`` on SQLite in a fresh folder, then served."""
-    var = tmp_path_factory.mktemp("example")
+@contextmanager
+def _serving_example(var: Path, database_url: str | None) -> Iterator[ExampleSite]:
+    """Set the example up (``setup_demo``) in ``var``, then serve it until the block ends."""
     environ = {
         **os.environ,
         "OMNITENANT_EXAMPLE_VAR": str(var),
@@ -81,6 +82,8 @@ def example_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExampleSi
         "PYTHONPATH": str(SITE),
     }
     environ.pop("DATABASE_URL", None)
+    if database_url is not None:
+        environ["DATABASE_URL"] = database_url
     setup = subprocess.run(
         [sys.executable, "manage.py", "setup_demo"],
         cwd=SITE,
@@ -94,6 +97,36 @@ def example_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExampleSi
     argv = [sys.executable, str(SITE / "manage.py"), "runserver", "--noreload", f"127.0.0.1:{port}"]
     with running_server(argv, port, env=environ):
         yield ExampleSite(port, var)
+
+
+@pytest.fixture(scope="session")
+def example_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExampleSite]:
+    """``./dev example``'s site on SQLite (database tenants), in a fresh folder."""
+    with _serving_example(tmp_path_factory.mktemp("example"), None) as site:
+        yield site
+
+
+@pytest.fixture(scope="session")
+def example_site_on_postgresql(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExampleSite]:
+    """The same site with ``DATABASE_URL``: schema tenants in a database of this run."""
+    import psycopg
+    from psycopg import sql
+
+    host = os.environ.get("OMNITENANT_PGHOST", "127.0.0.1")
+    user = os.environ.get("OMNITENANT_PGUSER", "postgres")
+    # Named like the suite's other per-run databases, so a killed run's is dropped later.
+    name = per_run("omnitenant_t_example")
+    database = sql.Identifier(name)
+    with psycopg.connect(host=host, user=user, dbname="postgres", autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(database))
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(database))
+    try:
+        url = f"postgres://{user}@{host}:5432/{name}"
+        with _serving_example(tmp_path_factory.mktemp("example-pg"), url) as site:
+            yield site
+    finally:
+        with psycopg.connect(host=host, user=user, dbname="postgres", autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(database))
 
 
 def _missing_browser() -> str | None:
@@ -143,7 +176,6 @@ def _save_artifacts(driver: webdriver.Chrome, nodeid: str) -> None:
     page = ARTIFACTS / f"{stem}.html"
     page.write_text(f"<!-- {driver.current_url} -->\n{driver.page_source}")
     _saved.extend([screenshot, page])
-    print(f"\nbrowser artifacts: {screenshot} and {page}")
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from selenium.common.exceptions import NoSuchElementException
 from selenium.webdriver import Chrome
 from selenium.webdriver.common.by import By
@@ -18,7 +19,7 @@ from selenium.webdriver.support.wait import WebDriverWait
 
 from tests.browser.conftest import ExampleSite
 
-PASSWORD = "omnitenant-demo"  # setup_demo's DEMO_PASSWORD, given in the README
+PASSWORD = "omnitenant-demo"  # noqa: S105 - setup_demo's DEMO_PASSWORD, given in the README
 PROVISIONING_TIMEOUT = 90  # seconds; a database tenant's migrations on a loaded machine
 
 
@@ -49,13 +50,20 @@ def _note_row(browser: Chrome, text: str) -> WebElement:
     return browser.find_element(By.XPATH, f"//li[@class='note'][span[@class='text']='{text}']")
 
 
-def test_sign_up_creates_a_working_tenant(browser: Chrome, example_site: ExampleSite) -> None:
-    browser.get(example_site.url())
+def _isolation_shown(browser: Chrome, name: str) -> str:
+    """The isolation type the public page's list shows beside the workspace ``name``."""
+    xpath = f"//ul[@class='workspaces']/li[a='{name}']/span[@class='tag']"
+    return str(browser.find_element(By.XPATH, xpath).text)
+
+
+def _sign_up(browser: Chrome, site: ExampleSite, tenant_id: str, name: str) -> None:
+    """Sign up as a visitor, follow the progress, sign in, write a note."""
+    browser.get(site.url())
     assert "Create a workspace" in _text(browser)
     form = browser.find_element(By.ID, "signup")
     for field, value in {
-        "id_name": "Initech",
-        "id_tenant_id": "initech",
+        "id_name": name,
+        "id_tenant_id": tenant_id,
         "id_username": "peter",
         "id_email": "peter@initech.example",
         "id_password": "tps-reports-2026",
@@ -64,32 +72,37 @@ def test_sign_up_creates_a_working_tenant(browser: Chrome, example_site: Example
     _click(browser, form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
 
     # The progress page, which polls the tenant's state until provisioning is done.
-    assert browser.current_url == example_site.url("localhost", "/signup/initech/")
-    assert "Workspace initech reserved" in _text(browser)
+    assert browser.current_url == site.url("localhost", f"/signup/{tenant_id}/")
+    assert f"Workspace {tenant_id} reserved" in _text(browser)
     progress = browser.find_element(By.ID, "progress")
     WebDriverWait(browser, PROVISIONING_TIMEOUT).until(
         lambda _: progress.get_attribute("data-status") != "provisioning"
     )
     assert "Your workspace is ready." in _text(browser), _text(browser)
     assert progress.get_attribute("data-status") == "active"
-    sign_in = browser.find_element(By.ID, "sign-in")
     steps = browser.find_elements(By.CSS_SELECTOR, ".steps .step")
     assert [step.get_attribute("class") for step in steps] == ["step done"] * 3
 
     # The new tenant's own host, its own sign-in with the owner made at sign-up.
-    _click(browser, sign_in)
-    assert browser.current_url == example_site.url("initech.localhost", "/accounts/login/")
-    _sign_in(browser, example_site, "initech.localhost", "peter", "tps-reports-2026")
-    assert browser.current_url == example_site.url("initech.localhost", "/")
-    assert "Notes of Initech" in _text(browser)
+    host = f"{tenant_id}.localhost"
+    _click(browser, browser.find_element(By.ID, "sign-in"))
+    assert browser.current_url == site.url(host, "/accounts/login/")
+    _sign_in(browser, site, host, "peter", "tps-reports-2026")
+    assert browser.current_url == site.url(host, "/")
+    assert f"Notes of {name}" in _text(browser)
     assert "No notes yet." in _text(browser)
     _add_note(browser, "Fix the printer")
     assert "Fix the printer" in _text(browser)
 
-    # The public page lists it now; its address is taken.
+
+def test_sign_up_creates_a_working_tenant(browser: Chrome, example_site: ExampleSite) -> None:
+    _sign_up(browser, example_site, "initech", "Initech")
+
+    # The public page lists it now (a database tenant on SQLite); its address is taken.
     browser.get(example_site.url())
     link = browser.find_element(By.LINK_TEXT, "Initech")
     assert link.get_attribute("href") == example_site.url("initech.localhost", "/")
+    assert _isolation_shown(browser, "Initech") == "database"
     form = browser.find_element(By.ID, "signup")
     form.find_element(By.ID, "id_name").send_keys("Initech again")
     form.find_element(By.ID, "id_tenant_id").send_keys("initech")
@@ -97,6 +110,19 @@ def test_sign_up_creates_a_working_tenant(browser: Chrome, example_site: Example
     form.find_element(By.ID, "id_password").send_keys("tps-reports-2026")
     _click(browser, form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
     assert "This address is taken; choose another." in _text(browser)
+
+
+@pytest.mark.postgres
+def test_sign_up_on_postgresql_creates_a_schema_tenant(
+    browser: Chrome, example_site_on_postgresql: ExampleSite
+) -> None:
+    _sign_up(browser, example_site_on_postgresql, "initrode", "Initrode")
+    browser.get(example_site_on_postgresql.url())
+    assert _isolation_shown(browser, "Initrode") == "schema"
+    # The demo tenants of setup_demo are schema tenants here too, with their own users.
+    _sign_in(browser, example_site_on_postgresql, "acme.localhost", "alice", PASSWORD)
+    assert "Ship the anvils" in _text(browser)
+    assert "Fix the printer" not in _text(browser)
 
 
 def test_sign_up_refuses_a_bad_address_and_saves_nothing(

@@ -8,6 +8,6 @@ class DemoConfig(AppConfig):
 
     def ready(self) -> None:
         # The sign-up's owner account is created inside the tenant's provisioning.
-        from demo import signup
+        from demo import signup  # noqa: PLC0415 - it imports models, not ready before
 
         signup.connect()

@@ -42,8 +42,12 @@ class SignupForm(forms.Form):
 
 
 class NoteForm(forms.ModelForm):  # type: ignore[type-arg]  # generic in the stubs only
+    text = forms.CharField(
+        label="Note",
+        max_length=200,
+        widget=forms.TextInput(attrs={"placeholder": "Write a note…"}),
+    )
+
     class Meta:
         model = Note
-        fields = ["text"]
-        labels = {"text": "Note"}
-        widgets = {"text": forms.TextInput(attrs={"placeholder": "Write a note…"})}
+        fields = ("text",)

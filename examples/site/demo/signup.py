@@ -61,9 +61,7 @@ def start(tenant_id: str, name: str, owner: Owner) -> Tenant:
     with provisioning.creating():
         provisioning.save_new(tenant, [host_of(tenant_id)], TenantStatus.PROVISIONING)
     # Not a daemon: stopping the server waits for a provisioning under way to end.
-    threading.Thread(
-        target=_finish, args=(tenant_id, owner), name=f"provision-{tenant_id}"
-    ).start()
+    threading.Thread(target=_finish, args=(tenant_id, owner), name=f"provision-{tenant_id}").start()
     return tenant
 
 

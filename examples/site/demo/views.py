@@ -37,9 +37,7 @@ def public_home(request: HttpRequest, form: SignupForm | None = None) -> HttpRes
         .select_related("tenant")
         .order_by("tenant__name")
     )
-    workspaces = [
-        {"tenant": d.tenant, "url": url_of_host(request, d.domain)} for d in domains
-    ]
+    workspaces = [{"tenant": d.tenant, "url": url_of_host(request, d.domain)} for d in domains]
     return render(
         request,
         "demo/public.html",

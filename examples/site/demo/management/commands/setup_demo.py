@@ -24,7 +24,7 @@ DEMO_TENANTS = {
     "globex": ("Globex Corporation", "bob", ["Hire a new CEO", "Move to Cypress Creek"]),
 }
 OPERATOR = "operator"  # the master's superuser: the admin of the public host
-DEMO_PASSWORD = "omnitenant-demo"  # an example's well-known password, never a real one
+DEMO_PASSWORD = "omnitenant-demo"  # noqa: S105 - the example's documented demo password
 
 
 class Command(BaseCommand):
