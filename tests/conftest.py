@@ -21,7 +21,7 @@ import pytest
 
 # The Wagtail acceptance suite needs Wagtail and its own settings: it runs in its own
 # hatch env (`./dev hatch run wagtail:test`, which sets this variable), never in the matrix.
-collect_ignore = []
+collect_ignore: list[str] = []
 if not os.environ.get("OMNITENANT_WAGTAIL_SUITE"):
     collect_ignore.append("wagtail_site")
 # Likewise the browser suite (Selenium, Chromium): `./dev hatch run browser:test`.
