@@ -17,7 +17,6 @@ from notes.models import Note
 
 from django_omnitenant import provisioning
 from django_omnitenant.tenant_context import TenantContext
-from django_omnitenant.utils import get_tenant_backend
 
 DEMO_TENANTS = {
     "acme": ("ACME Corporation", "alice", ["Ship the anvils", "Order more rockets"]),
@@ -32,6 +31,10 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         call_command("migrate", verbosity=0)
+        if Tenant.objects.exists():
+            # A second run: every tenant, also those signed up on the public page, is
+            # brought up to date.
+            call_command("migratealltenants")
         isolation = settings.DEMO_ISOLATION
         _ensure_superuser(OPERATOR)
         for tenant_id, (name, username, notes) in DEMO_TENANTS.items():
@@ -50,7 +53,6 @@ class Command(BaseCommand):
                     default_storage.save("welcome.txt", ContentFile(f"Welcome to {name}."))
                 self.stdout.write(f"created tenant {tenant_id} ({isolation})")
             else:
-                get_tenant_backend(tenant).migrate()
                 with TenantContext.use_tenant(tenant):
                     _ensure_superuser(username)
         self.stdout.write(
