@@ -125,6 +125,34 @@ def test_sign_up_on_postgresql_creates_a_schema_tenant(
     assert "Fix the printer" not in _text(browser)
 
 
+def test_a_failed_sign_up_says_so_and_serves_nothing(
+    browser: Chrome, example_site: ExampleSite
+) -> None:
+    # A folder where the new tenant's SQLite file must go: making its database fails.
+    blocker = example_site.var / "tenants" / "doomed.sqlite3"
+    blocker.mkdir(parents=True)
+    browser.get(example_site.url())
+    form = browser.find_element(By.ID, "signup")
+    form.find_element(By.ID, "id_name").send_keys("Doomed")
+    form.find_element(By.ID, "id_tenant_id").send_keys("doomed")
+    form.find_element(By.ID, "id_username").send_keys("someone")
+    form.find_element(By.ID, "id_password").send_keys("long-enough-password")
+    _click(browser, form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
+    progress = browser.find_element(By.ID, "progress")
+    WebDriverWait(browser, PROVISIONING_TIMEOUT).until(
+        lambda _: progress.get_attribute("data-status") != "provisioning"
+    )
+    assert progress.get_attribute("data-status") == "failed"
+    assert "Setting up failed:" in _text(browser)
+    assert not browser.find_element(By.ID, "sign-in").is_displayed()
+    # Not listed, not served.
+    browser.get(example_site.url())
+    assert "Doomed" not in browser.find_element(By.CSS_SELECTOR, ".workspaces").text
+    browser.get(example_site.url("doomed.localhost", "/"))
+    assert "Not Found" in _text(browser)
+    assert blocker.is_dir()  # what was there before is left alone
+
+
 def test_sign_up_refuses_a_bad_address_and_saves_nothing(
     browser: Chrome, example_site: ExampleSite
 ) -> None:
