@@ -125,7 +125,6 @@ OMNITENANT_CONFIG = {
         "auth",
         "sessions",
         "messages",
-        "staticfiles",
         "django_omnitenant",
     ],
     "SQLITE_DIRECTORY": VAR_DIR / "tenants",
