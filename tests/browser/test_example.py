@@ -197,7 +197,9 @@ def test_notes_are_created_edited_deleted_and_isolated(
     _add_note(browser, secret)
 
     # Edit it.
-    _click(browser, _note_row(browser, secret).find_element(By.LINK_TEXT, "Edit"))
+    edit = _note_row(browser, secret).find_element(By.LINK_TEXT, "Edit")
+    edit_path = str(edit.get_attribute("href")).removeprefix(example_site.url("acme.localhost", ""))
+    _click(browser, edit)
     field = browser.find_element(By.ID, "id_text")
     field.clear()
     field.send_keys(secret + " (revised)")
@@ -212,8 +214,11 @@ def test_notes_are_created_edited_deleted_and_isolated(
     assert "Hire a new CEO" in _text(browser)
     assert secret not in _text(browser)
     assert "Ship the anvils" not in _text(browser)
-    # Nor can he open acme's note by its number on his host.
-    browser.get(example_site.url("acme.localhost", "/"))  # acme's cookies are not sent here
+    # Nor can he open acme's note by its number: on his host it is not there.
+    browser.get(example_site.url("globex.localhost", edit_path))
+    assert "Page not found" in _text(browser)
+    # And on acme's host he is nobody (his session is globex's).
+    browser.get(example_site.url("acme.localhost", edit_path))
     assert "/accounts/login/" in browser.current_url
 
     # Delete it on acme.
