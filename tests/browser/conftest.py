@@ -82,7 +82,8 @@ def _serving_example(var: Path, database_url: str | None) -> Iterator[ExampleSit
         **os.environ,
         "OMNITENANT_EXAMPLE_VAR": str(var),
         "DJANGO_SETTINGS_MODULE": "demo.settings",
-        "PYTHONPATH": str(SITE),
+        # The site's folder first; a PYTHONPATH of the caller's is kept after it.
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(SITE), os.environ.get("PYTHONPATH")])),
     }
     environ.pop("DATABASE_URL", None)
     if database_url is not None:
