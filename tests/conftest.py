@@ -21,8 +21,12 @@ import pytest
 
 # The Wagtail acceptance suite needs Wagtail and its own settings: it runs in its own
 # hatch env (`./dev hatch run wagtail:test`, which sets this variable), never in the matrix.
+collect_ignore: list[str] = []
 if not os.environ.get("OMNITENANT_WAGTAIL_SUITE"):
-    collect_ignore = ["wagtail_site"]
+    collect_ignore.append("wagtail_site")
+# Likewise the browser suite (Selenium, Chromium): `./dev hatch run browser:test`.
+if not os.environ.get("OMNITENANT_BROWSER_SUITE"):
+    collect_ignore.append("browser")
 
 # The test helpers users enable the same way (their fixture names and the `tenant`
 # marker collide with nothing here), and pytester for the helpers' own tests.

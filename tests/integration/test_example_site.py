@@ -13,10 +13,22 @@ PROBE = """
 import django
 django.setup()
 from django.test import Client
+from demo.management.commands.setup_demo import DEMO_PASSWORD
 client = Client()
-for host in ["localhost", "acme.localhost", "globex.localhost", "nobody.localhost", "bad_host"]:
+for host in ["localhost", "acme.localhost", "nobody.localhost", "bad_host"]:
     response = client.get("/", HTTP_HOST=host + ":8000")
     print(host, response.status_code, response.content.decode().replace("\\n", " "))
+# A tenant's notes are behind that tenant's own sign-in.
+for host, user in [("acme.localhost", "alice"), ("globex.localhost", "bob")]:
+    signed_in = Client()
+    response = signed_in.post(
+        "/accounts/login/",
+        {"username": user, "password": DEMO_PASSWORD},
+        HTTP_HOST=host + ":8000",
+    )
+    assert response.status_code == 302, (host, response.status_code)
+    response = signed_in.get("/", HTTP_HOST=host + ":8000")
+    print(host + "+" + user, response.status_code, response.content.decode().replace("\\n", " "))
 for host in ["localhost", "acme.localhost"]:  # media is routed by the tenants' URLconf only
     response = client.get("/media/acme/welcome.txt", HTTP_HOST=host + ":8000")
     print("media@" + host, response.status_code)
@@ -57,14 +69,17 @@ def test_example_site_on_sqlite_serves_each_tenant_its_own_notes(tmp_path: Path)
     pages = {line.split(" ", 1)[0]: line for line in probe.stdout.splitlines()}
     assert " 200 " in pages["localhost"]
     assert "ACME Corporation" in pages["localhost"]
-    assert "Ship the anvils" in pages["acme.localhost"]
-    assert "Hire a new CEO" not in pages["acme.localhost"]
-    assert "Hire a new CEO" in pages["globex.localhost"]
-    assert "Ship the anvils" not in pages["globex.localhost"]
+    # Signed out, a tenant's host sends to its sign-in page.
+    assert pages["acme.localhost"].split()[1] == "302"
+    acme, globex = pages["acme.localhost+alice"], pages["globex.localhost+bob"]
+    assert "Ship the anvils" in acme
+    assert "Hire a new CEO" not in acme
+    assert "Hire a new CEO" in globex
+    assert "Ship the anvils" not in globex
     # Each tenant's file is in its own folder of the tenant media storage.
-    assert "Welcome to ACME Corporation." in pages["acme.localhost"]
-    assert 'href="/media/acme/welcome.txt"' in pages["acme.localhost"]
-    assert "Welcome to Globex Corporation." in pages["globex.localhost"]
+    assert "Welcome to ACME Corporation." in acme
+    assert 'href="/media/acme/welcome.txt"' in acme
+    assert "Welcome to Globex Corporation." in globex
     assert (tmp_path / "media" / "globex" / "welcome.txt").read_text() == (
         "Welcome to Globex Corporation."
     )
