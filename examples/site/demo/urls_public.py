@@ -6,7 +6,7 @@ users), where the tenants are managed.
 """
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from demo import views
 
@@ -16,4 +16,5 @@ urlpatterns = [
     path("signup/<str:tenant_id>/", views.signup_progress, name="signup-progress"),
     path("signup/<str:tenant_id>/status/", views.signup_status, name="signup-status"),
     path("admin/", admin.site.urls),
+    path("console/", include("django_omnitenant.console.urls")),
 ]
