@@ -249,7 +249,13 @@ class BaseTenant(models.Model):
             ),
             # A database tenant's database: its NAME, or the tenant id it defaults to.
             models.UniqueConstraint(
-                Coalesce(KeyTextTransform(_DATABASE_NAME_KEY, "database_config"), "tenant_id"),
+                # output_field: the JSON key is text and the id a varchar; Django 6.0
+                # refuses to guess the type when it validates the constraint.
+                Coalesce(
+                    KeyTextTransform(_DATABASE_NAME_KEY, "database_config"),
+                    "tenant_id",
+                    output_field=models.TextField(),
+                ),
                 condition=models.Q(isolation_type=IsolationType.DATABASE.value),
                 name="%(app_label)s_%(class)s_unique_database_name",
                 violation_error_message="Another tenant uses this database already.",
