@@ -13,13 +13,13 @@ from django_omnitenant.management._database_options import (
     add_database_arguments,
     database_config,
 )
+from django_omnitenant.management._domains import free_domains
 from django_omnitenant.management._prompt import ask, usage_error
 from django_omnitenant.placement import server_of
-from django_omnitenant.utils import get_domain_model, get_tenant_model
+from django_omnitenant.utils import get_tenant_model
 from django_omnitenant.validators import validate_tenant_id
 from omnitenant_backends.placement import UnknownServer, check_server
-from omnitenant_context import InvalidHost, IsolationType, OmnitenantError, TenantContext
-from omnitenant_resolvers import normalize_host
+from omnitenant_context import IsolationType, OmnitenantError, TenantContext
 
 
 class Command(BaseCommand):
@@ -205,25 +205,7 @@ class Command(BaseCommand):
         if not raw and interactive:
             answer = ask("Domains (comma-separated, first is primary; empty for none): ")
             raw = [part.strip() for part in answer.split(",") if part.strip()]
-        domains: list[str] = []
-        for host in raw:
-            try:
-                normalised = normalize_host(host)
-            except InvalidHost as exc:
-                raise CommandError(str(exc)) from exc
-            if normalised in domains:
-                raise CommandError(f"The domain {normalised!r} is given twice.")
-            domains.append(normalised)
-        with TenantContext.use_master_db():
-            taken = list(
-                get_domain_model()
-                .objects.filter(domain__in=domains)
-                .values_list("domain", "tenant__tenant_id")
-            )
-        if taken:
-            owners = ", ".join(f"{host} (tenant {owner!r})" for host, owner in taken)
-            raise CommandError(f"These domains belong to another tenant already: {owners}.")
-        return domains
+        return free_domains(raw)
 
     def _database_config(self, options: dict[str, Any], interactive: bool) -> dict[str, Any]:
         def ask_value(key: str, label: str) -> str:

@@ -20,12 +20,12 @@ from django_omnitenant.management._database_options import (
     add_database_arguments,
     database_config,
 )
+from django_omnitenant.management._domains import free_domains
 from django_omnitenant.management._prompt import usage_error
-from django_omnitenant.utils import get_domain_model, get_tenant_model
+from django_omnitenant.utils import get_tenant_model
 from django_omnitenant.validators import validate_tenant_id
 from omnitenant_backends.copying import TableCopy
-from omnitenant_context import InvalidHost, IsolationType, OmnitenantError, TenantContext
-from omnitenant_resolvers import normalize_host
+from omnitenant_context import IsolationType, OmnitenantError, TenantContext
 
 
 class Command(BaseCommand):
@@ -110,25 +110,7 @@ class Command(BaseCommand):
         )
 
     def _domains(self, given: list[str]) -> list[str]:
-        domains: list[str] = []
-        for host in given:
-            try:
-                normalised = normalize_host(host)
-            except InvalidHost as exc:
-                raise CommandError(str(exc)) from exc
-            if normalised in domains:
-                raise CommandError(f"The domain {normalised!r} is given twice.")
-            domains.append(normalised)
-        with TenantContext.use_master_db():
-            taken = list(
-                get_domain_model()
-                .objects.filter(domain__in=domains)
-                .values_list("domain", "tenant__tenant_id")
-            )
-        if taken:
-            owners = ", ".join(f"{host} (tenant {owner!r})" for host, owner in taken)
-            raise CommandError(f"These domains belong to another tenant already: {owners}.")
-        return domains
+        return free_domains(given)
 
     def _show(self, table: TableCopy) -> None:
         self.stdout.write(f"  {table.table}: {table.rows} rows, verified")
