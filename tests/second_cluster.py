@@ -107,19 +107,7 @@ class SecondCluster:
         with (self.data / "postgresql.conf").open("a") as conf:
             conf.writelines(f"{key} = {value}\n" for key, value in settings.items())
         (self.data / "pg_hba.conf").write_text("host all all 127.0.0.1/32 trust\n")
-        _run(
-            [
-                str(BIN_DIR / "pg_ctl"),
-                "-D",
-                str(self.data),
-                "-l",
-                str(self.directory / "server.log"),
-                "-w",
-                "-t",
-                "60",
-                "start",
-            ]
-        )
+        self._start()
         self._started = True
 
     def connect(self, dbname: str = "postgres") -> psycopg.Connection[tuple[object, ...]]:
@@ -155,6 +143,10 @@ class SecondCluster:
 
     def resume(self) -> None:
         """Start the server again after :meth:`pause`."""
+        self._start()
+
+    def _start(self) -> None:
+        """Start the server on its data directory and wait until it accepts connections."""
         _run(
             [
                 str(BIN_DIR / "pg_ctl"),
