@@ -9,6 +9,7 @@ import pytest
 from django.db import connections
 from django.db.migrations.recorder import MigrationRecorder
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from django_omnitenant.utils import get_tenant_backend
 from omnitenant_backends.fleet_migrate import _TenantRecorder
@@ -43,3 +44,27 @@ def test_has_table_agrees_with_djangos_for_a_table_a_view_and_nothing(
     assert answers(tenant)[:2] == (False, False)
     query(tenant, "ALTER TABLE kept_migrations RENAME TO django_migrations")
     assert answers(tenant)[:2] == (True, True)
+
+
+def test_applied_keys_and_records_agree_with_djangos_recorder(tenant_factory: Any) -> None:
+    tenant = tenant_factory("frec_rows")
+    with get_tenant_backend(tenant).migration_scope() as alias:
+        connection = connections[alias]
+        django = MigrationRecorder(connection)
+        fleet = _TenantRecorder(connection)
+        assert fleet.applied_keys() == frozenset(django.applied_migrations())
+        before = timezone.now()
+        fleet.record_applied("frec", "0001_fleet")
+        after = timezone.now()
+        row = django.migration_qs.get(app="frec", name="0001_fleet")
+        # The same kind of timestamp the ORM would write (aware with USE_TZ), of now.
+        assert before <= row.applied <= after
+        assert ("frec", "0001_fleet") in _TenantRecorder(connection).applied_keys()
+        fleet.record_unapplied("frec", "0001_fleet")
+        assert ("frec", "0001_fleet") not in frozenset(django.applied_migrations())
+    # Without the table: nothing applied, as Django says, and no error.
+    query(tenant, "DROP TABLE django_migrations")
+    with get_tenant_backend(tenant).migration_scope() as alias:
+        connection = connections[alias]
+        assert _TenantRecorder(connection).applied_keys() == frozenset()
+        assert MigrationRecorder(connection).applied_migrations() == {}

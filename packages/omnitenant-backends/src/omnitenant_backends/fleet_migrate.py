@@ -51,6 +51,7 @@ from django.db.migrations.operations.special import RunPython
 from django.db.migrations.recorder import MigrationRecorder
 from django.db.migrations.state import ModelState, ProjectState
 from django.db.transaction import atomic
+from django.utils import timezone
 from django.utils.module_loading import module_has_submodule
 
 from omnitenant_backends._post_migrate import FleetPostMigrate
@@ -206,6 +207,42 @@ class _TenantRecorder(MigrationRecorder):
         self._has_table = found
         return found
 
+    def applied_keys(self) -> frozenset[MigrationKey]:
+        """The ``(app, name)`` of every applied migration; empty without the table.
+
+        What ``applied_migrations()`` gives, without a model instance (and its date
+        parsed) per row: the fleet executor only ever needs the keys.
+        """
+        if not self.has_table():
+            return frozenset()
+        table = self.connection.ops.quote_name(self.Migration._meta.db_table)
+        with self.connection.cursor() as cursor:
+            cursor.execute(f"SELECT app, name FROM {table}")  # noqa: S608  # quoted name, no input
+            return frozenset((app, name) for app, name in cursor.fetchall())
+
+    # Recording is one INSERT / DELETE as with the ORM, without building a queryset and a
+    # model instance for it in every tenant.
+
+    def record_applied(self, app: str, name: str) -> None:
+        self.ensure_schema()
+        meta = self.Migration._meta
+        applied = meta.get_field("applied").get_db_prep_save(timezone.now(), self.connection)
+        table = self.connection.ops.quote_name(meta.db_table)
+        with self.connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (app, name, applied) VALUES (%s, %s, %s)",  # noqa: S608  # quoted name
+                [app, name, applied],
+            )
+
+    def record_unapplied(self, app: str, name: str) -> None:
+        self.ensure_schema()
+        table = self.connection.ops.quote_name(self.Migration._meta.db_table)
+        with self.connection.cursor() as cursor:
+            cursor.execute(
+                f"DELETE FROM {table} WHERE app = %s AND name = %s",  # noqa: S608  # quoted name
+                [app, name],
+            )
+
 
 class _TenantExecutor(MigrationExecutor):
     """Django's executor on one tenant's connection, with a loader built elsewhere."""
@@ -317,9 +354,8 @@ class FleetMigrator:
 
     # -- per distinct migration state -------------------------------------------------
 
-    def _prepare(self, recorder: MigrationRecorder) -> PreparedPlan:
-        # applied_migrations() is empty when the table is missing.
-        applied = frozenset(recorder.applied_migrations())
+    def _prepare(self, recorder: _TenantRecorder) -> PreparedPlan:
+        applied = recorder.applied_keys()
         prepared = self._prepared.get(applied)
         if prepared is None:
             prepared = self._build(recorder.connection)
