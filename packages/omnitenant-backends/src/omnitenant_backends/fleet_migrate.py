@@ -37,11 +37,11 @@ import io
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import import_module
-from typing import Any
+from typing import Any, cast
 
 from django.apps import apps as global_apps
 from django.core.management.sql import emit_pre_migrate_signal
-from django.db import connections
+from django.db import connections, models
 from django.db.migrations.exceptions import AmbiguityError, IrreversibleError
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
@@ -225,9 +225,9 @@ class _TenantRecorder(MigrationRecorder):
 
     def record_applied(self, app: str, name: str) -> None:
         self.ensure_schema()
-        meta = self.Migration._meta
-        applied = meta.get_field("applied").get_db_prep_save(timezone.now(), self.connection)
-        table = self.connection.ops.quote_name(meta.db_table)
+        field = cast("models.DateTimeField[Any, Any]", self.Migration._meta.get_field("applied"))
+        applied = field.get_db_prep_save(timezone.now(), self.connection)
+        table = self.connection.ops.quote_name(self.Migration._meta.db_table)
         with self.connection.cursor() as cursor:
             cursor.execute(
                 f"INSERT INTO {table} (app, name, applied) VALUES (%s, %s, %s)",  # noqa: S608  # quoted name
