@@ -23,10 +23,19 @@ from typing import Any
 
 import psycopg
 import pytest
-from django.db import IntegrityError, OperationalError, connection, connections, transaction
-from psycopg import pq
+from django.db import (
+    DatabaseError,
+    IntegrityError,
+    OperationalError,
+    connection,
+    connections,
+    transaction,
+)
+from psycopg import pq, sql
 
-from omnitenant_context import Tenant, TenantContext
+from omnitenant_backends._sql import path_prefix
+from omnitenant_backends.postgresql.base import DatabaseWrapper, PathServerBindingCursor
+from omnitenant_context import InvalidIdentifier, Tenant, TenantContext
 from tests.tenantapp.models import Note, Notebook
 
 pytestmark = [
@@ -37,7 +46,12 @@ pytestmark = [
 TenantFactory = Callable[..., Any]
 
 _MESSAGE = re.compile(r"^F\t\d+\t(?P<type>\w+)\t ?(?P<body>.*)$")
-_PATH_PREFIX = "SELECT pg_catalog.set_config('search_path'"
+# What the engine puts in front of a statement in the same simple query.
+_PATH_PREFIXES = (
+    "SET search_path TO ",
+    "SET LOCAL search_path TO ",
+    "SET LOCAL transaction_read_only TO on; ",
+)
 _WAIT = re.compile(r"^F\t\d+\t(?:Sync|Query)\b", re.MULTILINE)
 _QUOTED = re.compile(r'"(?P<text>(?:[^"]|"(?! ))*)"')
 
@@ -83,7 +97,7 @@ class WireTrace:
             quoted = [found["text"] for found in _QUOTED.finditer(body)]
             if kind == "Query":
                 text = body.strip()[1:-1]
-                if text.startswith(_PATH_PREFIX):
+                while text.startswith(_PATH_PREFIXES) and "; " in text:
                     # The engine's path, sent in one message ahead of the statement.
                     path, _, text = text.partition("; ")
                     sent.append(path)
@@ -119,7 +133,10 @@ class WireTrace:
 def is_path_statement(statement: str) -> bool:
     """Whether ``statement`` sets ``search_path`` (a ``SET`` or the engine's ``set_config``)."""
     text = statement.lstrip()
-    return text.upper().startswith("SET SEARCH_PATH") or "set_config('search_path'" in text
+    return (
+        text.upper().startswith(("SET SEARCH_PATH", "SET LOCAL SEARCH_PATH"))
+        or "set_config('search_path'" in text
+    )
 
 
 def path_of(statement: str) -> str:
@@ -362,3 +379,82 @@ def test_master_scope_and_explicit_schema_inside_a_tenant(
         assert server_search_path() == "path_alpha"
     with TenantContext.use_tenant(beta):
         assert Notebook.objects.count() == 0
+
+
+def raw_search_path(raw: psycopg.Connection[Any]) -> str:
+    """The server's ``search_path`` asked on the raw connection: no path rides along."""
+    row = raw.execute("SHOW search_path").fetchone()
+    assert row is not None
+    return ", ".join(part.strip().strip('"') for part in str(row[0]).split(","))
+
+
+def test_the_path_statement_quotes_schema_names_as_identifiers() -> None:
+    # Identifiers in double quotes, never string literals; each SET ends with the
+    # transaction when local.
+    assert path_prefix(("path_alpha", "extensions"), local=False) == (
+        'SET search_path TO "path_alpha", "extensions"'
+    )
+    assert path_prefix(("path_alpha",), local=True, read_only=True) == (
+        'SET LOCAL transaction_read_only TO on; SET LOCAL search_path TO "path_alpha"'
+    )
+    with pytest.raises(InvalidIdentifier):
+        path_prefix(('alpha"; DROP SCHEMA public; --',), local=False)
+
+
+def test_a_failing_statement_takes_its_path_change_back(
+    two_tenants: tuple[Tenant, Tenant], wire: WireTrace
+) -> None:
+    alpha, beta = two_tenants
+    with TenantContext.use_tenant(alpha):
+        assert notes() == ["path_alpha"]
+    with TenantContext.use_tenant(beta), pytest.raises(DatabaseError):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1 / 0")  # SET to beta and this: one implicit transaction
+    assert wire.sets(), "the switch to beta reached the server"
+    # The server undid the SET with the failed statement, and the engine does not
+    # believe it happened.
+    assert raw_search_path(connection.connection) == "path_alpha"
+    assert getattr(connection, "omnitenant_search_path", "missing") is None
+    with TenantContext.use_tenant(beta):
+        assert notes() == ["path_beta"]
+    with TenantContext.use_tenant(alpha):
+        assert notes() == ["path_alpha"]
+
+
+def test_server_side_binding_sends_the_path_in_the_statements_pipeline(
+    two_tenants: tuple[Tenant, Tenant], tmp_path: Path
+) -> None:
+    alpha, beta = two_tenants
+    entry = {**connections["default"].settings_dict, "OPTIONS": {"server_side_binding": True}}
+    wrapper = DatabaseWrapper(entry, "server_binding")
+    read = sql.SQL("SELECT text FROM {}").format(sql.Identifier(Note._meta.db_table))
+    trace = WireTrace(tmp_path)
+
+    def texts(tenant: Tenant) -> list[str]:
+        with TenantContext.use_tenant(tenant), wrapper.cursor() as cursor:
+            assert isinstance(cursor.cursor, PathServerBindingCursor)
+            cursor.execute(read)
+            return [row[0] for row in cursor.fetchall()]
+
+    try:
+        assert texts(alpha) == ["path_alpha"]  # a new connection: the path at start-up
+        trace.attach(wrapper.connection)
+        since = trace.mark()
+        assert texts(beta) == ["path_beta"]
+        assert texts(alpha) == ["path_alpha"]
+        # Each switch: set_config and the read in one pipeline, one Sync, one round trip.
+        assert [path_of(statement) for statement in trace.sets(since)] == [
+            '"path_beta"',
+            '"path_alpha"',
+        ]
+        assert trace.round_trips(since) == 2
+        with TenantContext.use_tenant(beta), pytest.raises(DatabaseError):
+            with wrapper.cursor() as cursor:
+                cursor.execute("SELECT 1 / 0")
+        # One implicit transaction up to the Sync: the failure took the path back.
+        assert raw_search_path(wrapper.connection) == "path_alpha"
+        assert wrapper.omnitenant_search_path is None
+        assert texts(beta) == ["path_beta"]
+    finally:
+        trace.close()
+        wrapper.close()

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from django.conf import settings
 from django.db import DatabaseError, connections, transaction
@@ -127,6 +128,11 @@ def read_as(tenant: Tenant) -> tuple[list[str], str]:
     return texts, owner
 
 
+def spelled_path(shown: str) -> tuple[str, ...]:
+    """The schemas in a ``search_path`` as the server shows it (quoted or not)."""
+    return tuple(part.strip().strip('"') for part in shown.split(","))
+
+
 def test_concurrent_clients_read_only_their_tenants_rows(
     topology: str, tenants: list[Tenant]
 ) -> None:
@@ -235,7 +241,7 @@ def test_a_pooled_session_keeps_its_path_for_the_next_request(
         actual = wrapper.connection.execute("SHOW search_path").fetchone()
         assert actual is not None
         if known is not None:
-            assert ", ".join(f'"{name}"' for name in known) == actual[0]
+            assert known == spelled_path(str(actual[0]))
             remembered += known == (tenants[1].schema_name,)
         wrapper.connection.rollback()
     assert remembered > 0
@@ -291,7 +297,7 @@ def test_a_tenant_in_maintenance_is_read_only_under_a_bare_use_tenant(
             cursor.executemany(insert, [("a",), ("b",)])
     # Reads cost what they cost in an active tenant: the setting rides along.
     assert round_trips == 3
-    assert sum("'transaction_read_only', 'on', true" in statement for statement in sent) == 3
+    assert sent.count("SET LOCAL transaction_read_only TO on") == 3
     for refused in (autocommit_write, atomic_write, many):
         assert lifecycle.is_read_only_violation(refused.value), refused.value
 
@@ -313,3 +319,71 @@ def test_a_tenant_in_maintenance_is_read_only_under_a_bare_use_tenant(
     with TenantContext.use_tenant(locked):
         Note.objects.create(text="back")
         assert Note.objects.count() == 2
+
+
+@pytest.fixture
+def one_server_connection(live_db: None) -> Iterator[PgBouncer]:
+    """A transaction-mode PgBouncer with a single server connection for every client."""
+    binary = pgbouncer_binary()
+    if binary is None:
+        pytest.skip("pgbouncer is not installed and could not be installed")
+    server = connections["default"].settings_dict
+    bouncer = PgBouncer(
+        binary,
+        pool_mode="transaction",
+        server_port=int(server["PORT"]),
+        user=server["USER"],
+        pool_size=1,
+    )
+    try:
+        yield bouncer
+    finally:
+        bouncer.stop()
+
+
+def test_nothing_the_path_statements_set_outlives_their_statement_in_transaction_pooling(
+    one_server_connection: PgBouncer, tenants: list[Tenant]
+) -> None:
+    """Two clients share one server connection: what the engine sends for a tenant's
+    statement (``SET LOCAL`` in the statement's own implicit transaction) must be gone
+    when the other client's next transaction lands on that connection."""
+    locked, active = tenants[0], tenants[1]
+    assert isinstance(locked, TenantRow)
+    provisioning.start_maintenance(locked, reason="path statement test")
+    entry = topology_settings("pgbouncer_transaction", {"transaction": one_server_connection})
+    wrapper = DatabaseWrapper(entry, "one_server_connection")
+    probe = sql.SQL(
+        "SELECT pg_backend_pid(), current_setting('search_path'), "
+        "current_setting('transaction_read_only'), (SELECT text FROM {})"
+    ).format(sql.Identifier(Note._meta.db_table))
+    server = connections["default"].settings_dict
+    other = psycopg.connect(
+        host="127.0.0.1",
+        port=one_server_connection.port,
+        user=server["USER"],
+        dbname=server["NAME"],
+        autocommit=True,
+    )
+    try:
+        seen: set[int] = set()
+        for tenant, read_only in ((active, "off"), (locked, "on"), (active, "off")):
+            with TenantContext.use_tenant(tenant), wrapper.cursor() as cursor:
+                cursor.execute(probe)
+                pid, path, in_transaction, text = cursor.fetchone()
+            assert (spelled_path(path), in_transaction, text) == (
+                (tenant.schema_name,),
+                read_only,
+                tenant.tenant_id,
+            )
+            # The other client, on the same server connection, finds its defaults.
+            row = other.execute(
+                "SELECT pg_backend_pid(), current_setting('search_path'), "
+                "current_setting('transaction_read_only')"
+            ).fetchone()
+            assert row == (pid, '"$user", public', "off")
+            seen.add(pid)
+        assert len(seen) == 1
+    finally:
+        other.close()
+        wrapper.close()
+        provisioning.end_maintenance(locked)

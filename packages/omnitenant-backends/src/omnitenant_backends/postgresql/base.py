@@ -8,23 +8,27 @@ connection, with the shared schema's path on the statements sent through it.
 
 **The path travels with the statement.** Each raw cursor records the path its statements
 need (decided when Django takes the cursor). When that differs from the path the
-connection is known to have, the engine sends ``SELECT set_config('search_path', ...)``
-in the same message as the statement (Django's default client-side-binding cursor sends
-simple queries, which may hold several statements), or in one psycopg pipeline with it
-(server-side binding): one round trip, as if the statement were alone. A warm request
-that stays in one tenant sends nothing extra at all.
+connection is known to have, the engine sends ``SET search_path TO "schema", ...`` in the
+same message as the statement (Django's default client-side-binding cursor sends simple
+queries, which may hold several statements), or ``SELECT set_config('search_path', ...)``
+in one psycopg pipeline with it (server-side binding): one round trip, one implicit
+transaction, as if the statement were alone. ``SET``, a utility statement, costs the
+server about half of what the ``SELECT`` did (no planning, no row to send back). A warm
+request that stays in one tenant sends nothing extra at all.
 
 What the wrapper knows about the path is forgotten whenever PostgreSQL may have changed it
 behind our back: on a new connection (a pooled one may come with any path), on rollback,
-savepoint rollback and failed commit (a ``set_config`` inside a rolled-back transaction,
-the implicit one of an autocommit statement included, is undone by the server), and on
-close. Forgetting costs no round trip, only the ``set_config`` riding along next time.
+savepoint rollback and failed commit (a ``SET`` or ``set_config`` inside a rolled-back
+transaction, the implicit one of an autocommit statement included, is undone by the
+server), and on close. Forgetting costs no round trip, only the ``SET`` riding along next
+time.
 
 **Read-only tenants travel the same way.** A tenant whose ``is_read_only`` is true (a
 ``BaseTenant`` in maintenance) has every statement on its storage carry
-``set_config('transaction_read_only', 'on', true)`` in the same ``SELECT`` as its path:
-the server refuses writes in that transaction (the implicit one of an autocommit
-statement too), whatever code sends them, under a bare ``TenantContext.use_tenant()``
+``SET LOCAL transaction_read_only TO on`` in the same message as its path (in a pipeline:
+``set_config('transaction_read_only', 'on', true)`` in the same ``SELECT``): the server
+refuses writes in that transaction (the implicit one of an autocommit statement or of a
+multi-statement message too), whatever code sends them, under a bare ``TenantContext.use_tenant()``
 and behind any pooler, and nothing outlives the transaction. Its storage is the master
 connection for a schema tenant (master-scoped statements in its scope included), its own
 database for a database tenant; ``use_master_db()`` leaves it, and so does the
@@ -40,9 +44,11 @@ and PostgreSQL:
 * ``"session"`` (PgBouncer ``pool_mode = session``): no start-up ``options`` (stock
   PgBouncer refuses them); the path is session state, set on first use.
 * ``"transaction"`` (PgBouncer ``pool_mode = transaction``): nothing survives a
-  transaction, so every transaction carries its path (``set_config(..., true)``, local to
-  it) in the same round trip as its first statement. Server-side cursors, prepared
-  statements and ``assume_role`` depend on session state and are refused.
+  transaction, so every transaction carries its path (``SET LOCAL search_path``, or
+  ``set_config(..., true)`` in a pipeline: local to it, the implicit transaction block of
+  a multi-statement message included) in the same round trip as its first statement.
+  Server-side cursors, prepared statements and ``assume_role`` depend on session state
+  and are refused.
 """
 
 from __future__ import annotations
@@ -55,7 +61,12 @@ from django.db.backends.postgresql import base as postgresql_base
 from psycopg import pq, sql
 
 from omnitenant_backends._scope import writes_allowed_in_maintenance
-from omnitenant_backends._sql import search_path_bytes, set_search_path_text
+from omnitenant_backends._sql import (
+    SET_READ_ONLY_TRANSACTION,
+    path_prefix,
+    search_path_bytes,
+    set_search_path_text,
+)
 from omnitenant_backends.conf import OmnitenantConfigurationError, backend_settings
 from omnitenant_backends.postgresql.schema import DatabaseSchemaEditor
 from omnitenant_context import ContextState, IsolationType, TenantContext
@@ -77,7 +88,7 @@ PoolerMode = Literal["session", "transaction"]
 _POOLER_MODES: Final = (None, "session", "transaction")
 
 _IN_TRANSACTION = pq.TransactionStatus.INTRANS
-_READ_ONLY_TRANSACTION: Final = b"SELECT pg_catalog.set_config('transaction_read_only', 'on', true)"
+_READ_ONLY_TRANSACTION: Final = SET_READ_ONLY_TRANSACTION.encode()
 _IDLE = pq.TransactionStatus.IDLE
 # Attribute of a raw psycopg connection in Django's pool: the search_path it has.
 _POOLED_PATH: Final = "_omnitenant_search_path"
@@ -232,9 +243,9 @@ class PathCursor(_PathCursorMixin, postgresql_base.Cursor):
     """Django's client-side-binding cursor (the default), path-aware.
 
     Its statements go out as simple queries, so the path goes in the same message, as a
-    statement of its own in front (``SELECT set_config(...); <statement>``): one round trip,
-    one implicit transaction (a failing statement takes the path change back with it).
-    The cursor then moves past the ``set_config`` result to the statement's own.
+    statement of its own in front (``SET search_path TO ...; <statement>``): one round
+    trip, one implicit transaction (a failing statement takes the path change back with
+    it). The cursor then moves past the ``SET`` results to the statement's own.
     """
 
     def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
@@ -245,7 +256,10 @@ class PathCursor(_PathCursorMixin, postgresql_base.Cursor):
         wanted = self._omnitenant_path
         prefix = wrapper.path_statement(wanted, read_only)
         super().execute(_prefixed(prefix, query), params, **kwargs)  # type: ignore[misc]  # untyped psycopg base in django-stubs
+        # Past the SET results (two with read_only: the transaction's, then the path's).
         self.nextset()  # type: ignore[attr-defined]  # psycopg's, untyped in django-stubs
+        if read_only:
+            self.nextset()  # type: ignore[attr-defined]  # psycopg's, untyped in django-stubs
         wrapper.omnitenant_search_path = wanted
         return self
 
@@ -265,7 +279,7 @@ class PathServerBindingCursor(_PathCursorMixin, postgresql_base.ServerBindingCur
             return super().execute(query, params, **kwargs)  # type: ignore[misc]  # untyped psycopg base in django-stubs
         wanted = self._omnitenant_path
         raw = self.connection  # type: ignore[attr-defined]  # psycopg's, untyped in django-stubs
-        prefix = wrapper.path_statement(wanted, read_only).encode()
+        prefix = wrapper.path_statement(wanted, read_only, pipeline=True).encode()
         with raw.pipeline():
             raw.execute(prefix)
             super().execute(query, params, **kwargs)  # type: ignore[misc]  # untyped psycopg base in django-stubs
@@ -402,15 +416,22 @@ class DatabaseWrapper(postgresql_base.DatabaseWrapper):
             and self.connection.pgconn.transaction_status != _IN_TRANSACTION
         )
 
-    def path_statement(self, wanted: tuple[str, ...], read_only: bool = False) -> str:
-        """The statement setting ``wanted`` (and a read-only transaction when asked).
+    def path_statement(
+        self, wanted: tuple[str, ...], read_only: bool = False, *, pipeline: bool = False
+    ) -> str:
+        """The statements setting ``wanted`` (and a read-only transaction when asked).
 
-        The path is unknown until it succeeded.
+        ``SET`` statements for a simple query (:func:`~omnitenant_backends._sql.path_prefix`),
+        one ``SELECT set_config(...)`` for a ``pipeline``. The path is unknown until it
+        succeeded.
         """
         if not read_only or wanted != self.omnitenant_search_path:
             emit("path_switch")  # not for a read-only tenant's statements that stay put
         self.omnitenant_search_path = None
-        return set_search_path_text(wanted, local=self._transaction_pooling, read_only=read_only)
+        local = self._transaction_pooling
+        if pipeline:
+            return set_search_path_text(wanted, local=local, read_only=read_only)
+        return path_prefix(wanted, local=local, read_only=read_only)
 
     def run_after_path(
         self, wanted: tuple[str, ...], run: Callable[[], Any], *, read_only: bool = False
@@ -422,11 +443,12 @@ class DatabaseWrapper(postgresql_base.DatabaseWrapper):
         """
         raw = self.connection
         statement = self.path_statement(wanted, read_only).encode()
+        # A simple query (no parameters, never prepared): it may hold two statements.
         if (self._transaction_pooling or read_only) and raw.autocommit:
             with raw.transaction():
-                raw.execute(statement)
+                raw.execute(statement, prepare=False)
                 return run()
-        raw.execute(statement)
+        raw.execute(statement, prepare=False)
         result = run()
         self.omnitenant_search_path = wanted
         return result
