@@ -423,7 +423,7 @@ def render(rows: Sequence[Row], meta: dict[str, str], skipped: Sequence[str]) ->
         "- **statements/request**: counted inside psycopg, below Django: every execute on "
         "any cursor (raw ones included) and psycopg's own BEGIN/COMMIT/ROLLBACK: each one "
         "message and one round trip. omnitenant's path change travels inside the message of "
-        "the statement it precedes (`SELECT set_config(...); <statement>`) and is not "
+        "the statement it precedes (`SET search_path TO ...; <statement>`) and is not "
         "counted apart. **django pool** / **pgbouncer transaction**: the master through "
         "Django's psycopg pool (`CONN_MAX_AGE=0`) or a stock PgBouncer in transaction mode "
         "(persistent client connections), plain Django and omnitenant schemas only.",

@@ -111,6 +111,10 @@ def _kind(query: object) -> str:
     else:
         # psycopg.sql.Composed and friends: rendered without a connection.
         text = _render(query)
+    while text[:4].upper() == "SET " and "; " in text:
+        # omnitenant's path (and read-only) SETs in front of the statement they are for,
+        # in its message: the statement's kind counts.
+        text = text.partition("; ")[2]
     words = text.split(None, 2)
     if not words:
         return "?"
