@@ -94,7 +94,7 @@ import secrets
 from collections.abc import Iterable
 from contextvars import ContextVar, Token
 from functools import lru_cache
-from hashlib import md5
+from hashlib import md5, sha1
 from time import monotonic
 from typing import Any, Final
 
@@ -108,6 +108,7 @@ from django.core.cache.backends.locmem import LocMemCache as DjangoLocMemCache
 from django.core.cache.backends.memcached import PyLibMCCache as DjangoPyLibMCCache
 from django.core.cache.backends.memcached import PyMemcacheCache as DjangoPyMemcacheCache
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
+from django.core.cache.backends.redis import RedisCacheClient as DjangoRedisCacheClient
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
@@ -399,21 +400,23 @@ class TenantCacheMixin(BaseCache):
 
 # KEYS[1] the tenant's generation key; ARGV[1], ARGV[2] the key's head and tail around the
 # generation. A missing generation means the tenant has no entries yet.
-_READ_SCRIPT: Final = """
+_EXISTS_SCRIPT: Final = """
 local generation = redis.call('GET', KEYS[1])
-if not generation then return false end
-local key = ARGV[1] .. generation .. ARGV[2]
-if ARGV[3] == 'exists' then return redis.call('EXISTS', key) end
-return redis.call('GET', key)
+if not generation then return 0 end
+return redis.call('EXISTS', ARGV[1] .. generation .. ARGV[2])
 """
 
-# KEYS[1] the tenant's generation key; ARGV pairs of key heads and tails.
+# KEYS[1] the tenant's generation key; ARGV pairs of key heads and tails. Answers the
+# generation first (false when there is none), then each key's value: get() and get_many()
+# run it when they do not know the generation yet, and remember the one it answers.
 _READ_MANY_SCRIPT: Final = """
 local generation = redis.call('GET', KEYS[1])
-if not generation then return {} end
+if not generation then return {false} end
 local keys = {}
 for i = 1, #ARGV, 2 do keys[#keys + 1] = ARGV[i] .. generation .. ARGV[i + 1] end
-return redis.call('MGET', unpack(keys))
+local values = redis.call('MGET', unpack(keys))
+table.insert(values, 1, generation)
+return values
 """
 # Lua's unpack() has a stack limit: longer get_many() calls read the generation first.
 _MAX_SCRIPT_KEYS: Final = 1000
@@ -494,26 +497,81 @@ return deleted
 """
 
 
+# EVALSHA names a script by the SHA-1 of its source (computed here once, not per call).
+_SCRIPT_SHAS: Final = {
+    source: sha1(source.encode(), usedforsecurity=False).hexdigest()
+    for source in (
+        _EXISTS_SCRIPT,
+        _READ_MANY_SCRIPT,
+        _WRITE_SCRIPT,
+        _INCR_SCRIPT,
+        _TOUCH_SCRIPT,
+        _SET_MANY_SCRIPT,
+        _DELETE_MANY_SCRIPT,
+    )
+}
+
+
+class _RedisCacheClient(DjangoRedisCacheClient):
+    """Django's Redis client wrapper, keeping one ``redis.Redis`` per connection pool.
+
+    Django's makes a new ``redis.Redis`` for every operation, and redis-py's constructor
+    copies its whole table of response callbacks (about 170 entries, each key upper-cased):
+    most of the client's work for a ``get``. A ``redis.Redis`` holds no connection of its
+    own (it takes one from the pool for each command), so one per pool is safe to share.
+    """
+
+    def __init__(self, servers: list[str], **options: Any) -> None:
+        super().__init__(servers, **options)
+        self._clients: dict[int, Any] = {}
+
+    def get_client(self, key: Any = None, *, write: bool = False) -> Any:
+        index = self._get_connection_pool_index(write)
+        client = self._clients.get(index)
+        if client is None:
+            if index not in self._pools:
+                self._pools[index] = self._pool_class.from_url(
+                    self._servers[index], **self._pool_options
+                )
+            client = self._clients[index] = self._client(connection_pool=self._pools[index])
+        return client
+
+
 class RedisCache(TenantCacheMixin, DjangoRedisCache):
     """Django's ``RedisCache``, tenant-aware (needs ``redis``, imported on first use).
 
     Inside a tenant every operation but ``clear`` costs one round trip: ``get``,
     ``get_many``, ``has_key``, ``set``, ``add``, ``delete``, ``touch``, ``set_many`` and
     ``delete_many`` as Django's own do, ``incr`` / ``decr`` one fewer (Django checks the key
-    exists first). A Lua script reads the tenant's generation and uses the key built from
-    it on the server (EVALSHA; each script is loaded once per server).
+    exists first). Writes run a Lua script that reads the tenant's generation and uses the
+    key built from it on the server (EVALSHA; each script is loaded once per server).
+
+    Reads (``get``, ``get_many``) are a plain ``MGET`` of the generation key and the keys
+    built from the generation this object read last: the server answers both at the same
+    instant, so when the generation it answers is the remembered one the values are the
+    current generation's, exactly as the script would have found them. When it is not
+    (another process cleared the tenant, or the generation was lost and made again) the
+    read runs the script, which answers the generation with the values, and remembers
+    it: that one read costs a second round trip. An object that does not know a tenant's
+    generation yet runs the script at once (one round trip).
     """
 
     def __init__(self, location: Any, params: dict[str, Any]) -> None:
         super().__init__(location, params)
-        self._scripts: dict[str, Any] = {}
+        self._class = _RedisCacheClient  # Django's sets it here, and builds _cache from it
+        # Generation key -> (generation as text, as the server answers it): a guess checked
+        # by every read, never trusted on its own.
+        self._known_generations: dict[str, tuple[str, bytes]] = {}
 
-    def _run(self, name: str, source: str, write: bool, keys: list[str], args: list[Any]) -> Any:
+    def _run(self, source: str, write: bool, keys: list[str], args: list[Any]) -> Any:
         client = self._cache.get_client(keys[0], write=write)
-        script = self._scripts.get(name)
-        if script is None:
-            script = self._scripts[name] = client.register_script(source)
-        return script(keys=keys, args=args, client=client)
+        sha = _SCRIPT_SHAS[source]
+        try:
+            return client.evalsha(sha, len(keys), *keys, *args)
+        except self._cache._lib.exceptions.NoScriptError:  # type: ignore[attr-defined]  # Django's, not in the stubs
+            # First use on this server (or it was restarted or SCRIPT FLUSHed).
+            client.script_load(source)
+            return client.evalsha(sha, len(keys), *keys, *args)
 
     def _serializer(self) -> Any:
         # Django's client encodes values with it; the scripts must store the same bytes.
@@ -523,30 +581,57 @@ class RedisCache(TenantCacheMixin, DjangoRedisCache):
         backend_timeout = self.get_backend_timeout(timeout)
         return "" if backend_timeout is None else str(int(backend_timeout))
 
+    def _read(self, generation_key: str, pieces: list[tuple[str, str]]) -> list[Any]:
+        """The raw values of the keys ``head + generation + tail``, one or two round trips."""
+        known = self._known_generations.get(generation_key)
+        if known is not None:
+            text, raw = known
+            client = self._cache.get_client(generation_key)
+            found = client.mget(generation_key, *[head + text + tail for head, tail in pieces])
+            if found[0] is None:  # no generation: the tenant has no entries
+                return [None] * len(pieces)
+            if found[0] == raw:  # read at the same instant as the values: current
+                return list(found[1:])
+        args = [piece for pair in pieces for piece in pair]
+        found = self._run(_READ_MANY_SCRIPT, False, [generation_key], args)
+        if not found[0]:
+            return [None] * len(pieces)
+        self._know(generation_key, found[0])
+        return list(found[1:])
+
+    def _know(self, generation_key: str, raw: bytes) -> None:
+        if len(self._known_generations) >= _MAX_REMEMBERED_NAMESPACES:
+            self._known_generations.clear()
+        self._known_generations[generation_key] = (raw.decode(), raw)
+
+    def clear_namespace(self, namespace: str) -> None:
+        super().clear_namespace(namespace)
+        # Forget the old generation here rather than let the next read find it changed: it
+        # runs the script at once (one round trip) instead of a stale MGET first (two).
+        self._known_generations.pop(
+            self.key_func(namespace, self._generation_prefix, self.version), None
+        )
+
     def get(self, key: Any, default: Any = None, version: int | None = None) -> Any:
         parts = self._tenant_key_parts(key, version)
         if parts is None:
             return super().get(key, default, version)
         generation_key, head, tail = parts
-        value = self._run("read", _READ_SCRIPT, False, [generation_key], [head, tail, "get"])
+        value = self._read(generation_key, [(head, tail)])[0]
         return default if value is None else self._serializer().loads(value)
 
     def get_many(self, keys: Iterable[Any], version: int | None = None) -> dict[Any, Any]:
         keys = list(keys)
         if not keys or len(keys) > _MAX_SCRIPT_KEYS:
             return super().get_many(keys, version=version)
-        args: list[str] = []
-        generation_key = ""
-        for key in keys:
-            parts = self._tenant_key_parts(key, version)
-            if parts is None:
-                return super().get_many(keys, version=version)
-            generation_key = parts[0]
-            args += parts[1:]
-        values = self._run("read_many", _READ_MANY_SCRIPT, False, [generation_key], args)
+        found = self._all_key_parts(keys, version)
+        if found is None:
+            return super().get_many(keys, version=version)
+        generation_key, pieces = found
+        values = self._read(generation_key, pieces)
         loads = self._serializer().loads
         return {
-            key: loads(value) for key, value in zip(keys, values, strict=False) if value is not None
+            key: loads(value) for key, value in zip(keys, values, strict=True) if value is not None
         }
 
     def has_key(self, key: Any, version: int | None = None) -> bool:
@@ -554,8 +639,7 @@ class RedisCache(TenantCacheMixin, DjangoRedisCache):
         if parts is None:
             return super().has_key(key, version)
         generation_key, head, tail = parts
-        args = [head, tail, "exists"]
-        return bool(self._run("read", _READ_SCRIPT, False, [generation_key], args))
+        return bool(self._run(_EXISTS_SCRIPT, False, [generation_key], [head, tail]))
 
     def _write(
         self, operation: str, parts: tuple[str, str, str], value: Any, timeout: float | None
@@ -563,7 +647,7 @@ class RedisCache(TenantCacheMixin, DjangoRedisCache):
         generation_key, head, tail = parts
         encoded = b"" if operation == "delete" else self._serializer().dumps(value)
         args = [_new_generation(), head, tail, operation, encoded, self._timeout_argument(timeout)]
-        return int(self._run("write", _WRITE_SCRIPT, True, [generation_key], args))
+        return int(self._run(_WRITE_SCRIPT, True, [generation_key], args))
 
     def set(
         self,
@@ -601,7 +685,7 @@ class RedisCache(TenantCacheMixin, DjangoRedisCache):
         if parts is None:
             return int(super().incr(key, delta, version))
         generation_key, head, tail = parts
-        value = self._run("incr", _INCR_SCRIPT, True, [generation_key], [head, tail, delta])
+        value = self._run(_INCR_SCRIPT, True, [generation_key], [head, tail, delta])
         if value is None:
             raise ValueError(f"Key '{key}' not found.")
         return int(value)
@@ -616,7 +700,7 @@ class RedisCache(TenantCacheMixin, DjangoRedisCache):
             return bool(super().touch(key, timeout, version))
         generation_key, head, tail = parts
         args = [head, tail, self._timeout_argument(timeout)]
-        return bool(self._run("touch", _TOUCH_SCRIPT, True, [generation_key], args))
+        return bool(self._run(_TOUCH_SCRIPT, True, [generation_key], args))
 
     def _all_key_parts(
         self, keys: Iterable[Any], version: int | None
@@ -646,7 +730,7 @@ class RedisCache(TenantCacheMixin, DjangoRedisCache):
         args: list[Any] = [_new_generation(), self._timeout_argument(timeout)]
         for (head, tail), value in zip(pieces, data.values(), strict=True):
             args += (head, tail, dumps(value))
-        self._run("set_many", _SET_MANY_SCRIPT, True, [generation_key], args)
+        self._run(_SET_MANY_SCRIPT, True, [generation_key], args)
         return []
 
     def delete_many(self, keys: Iterable[Any], version: int | None = None) -> None:
@@ -657,7 +741,7 @@ class RedisCache(TenantCacheMixin, DjangoRedisCache):
             return
         generation_key, pieces = found
         args = [piece for pair in pieces for piece in pair]
-        self._run("delete_many", _DELETE_MANY_SCRIPT, True, [generation_key], args)
+        self._run(_DELETE_MANY_SCRIPT, True, [generation_key], args)
 
 
 # LOCATION -> generation key -> generation: LocMem's entries live in this process only, so
