@@ -28,6 +28,7 @@ from django.core.cache.backends.base import BaseCache
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
 from django.test import override_settings
+from django.utils.module_loading import import_string
 
 import omnitenant_backends.cache as cache_module
 from django_omnitenant.backends.cache_backend import CacheTenantBackend
@@ -437,9 +438,13 @@ def test_losing_the_generation_never_brings_old_entries_back(
             assert caches["generations"].delete(acme.cache_namespace) is False
             assert in_tenant(acme, lambda: cache.get("k")) == "after clear"
             return
+        # Read once first: a reader that knows the generation (Redis remembers the one it
+        # read last) must still notice that it is gone.
+        assert in_tenant(acme, lambda: cache.get("k")) == "after clear"
         assert caches["generations"].delete(acme.cache_namespace) is True
 
         assert in_tenant(acme, lambda: cache.get("k")) is None
+        assert in_tenant(acme, lambda: cache.get_many(["k"])) == {}
         in_tenant(acme, lambda: cache.set("k", "after eviction"))
         assert in_tenant(acme, lambda: cache.get("k")) == "after eviction"
 
@@ -640,6 +645,35 @@ def test_without_memo_a_clear_by_another_cache_object_is_seen_at_once() -> None:
     one.clear()
 
 
+def _another_cache_object(cache_settings: dict[str, Any]) -> TenantCacheMixin:
+    """A cache object of its own, as another process (or thread) has: own clients, own memory."""
+    params = {name: value for name, value in cache_settings.items() if name != "BACKEND"}
+    made = import_string(cache_settings["BACKEND"])(params.pop("LOCATION"), params)
+    assert isinstance(made, TenantCacheMixin)
+    return made
+
+
+def test_a_clear_by_another_cache_object_is_seen_by_the_next_read(
+    cache_settings: dict[str, Any],
+) -> None:
+    reader, writer = _another_cache_object(cache_settings), _another_cache_object(cache_settings)
+    in_tenant(acme, lambda: writer.set_many({"a": 1, "b": 2}))
+    # The reader has read the tenant before (on Redis it remembers that generation).
+    assert in_tenant(acme, lambda: reader.get("a")) == 1
+    assert in_tenant(acme, lambda: reader.get_many(["a", "b"])) == {"a": 1, "b": 2}
+
+    in_tenant(acme, writer.clear)
+    assert in_tenant(acme, lambda: reader.get("a")) is None
+    in_tenant(acme, lambda: writer.set("b", "new"))
+    assert in_tenant(acme, lambda: reader.get_many(["a", "b"])) == {"b": "new"}
+
+    writer.clear_namespace(acme.cache_namespace)  # from outside the tenant, the same
+    assert in_tenant(acme, lambda: reader.get_many(["a", "b"])) == {}
+    assert in_tenant(acme, lambda: reader.get("b")) is None
+    in_tenant(acme, lambda: reader.set("b", "again"))
+    assert in_tenant(acme, lambda: writer.get("b")) == "again"
+
+
 def test_locmem_sees_a_clear_by_another_cache_object_within_one_scope() -> None:
     # One scope, so one context state all along: the key prefix LocMem remembers for
     # that state must still follow the tenant's generation.
@@ -808,6 +842,51 @@ def test_redis_operations_in_a_tenant_cost_one_round_trip_as_djangos_do() -> Non
             assert in_tenant(globex, lambda: cache.get("k")) is None
             in_tenant(acme, cache.clear)
             assert in_tenant(acme, lambda: cache.get("k")) is None
+    finally:
+        _delete_redis_keys(REDIS_URL, run)
+
+
+@pytest.mark.redis
+def test_redis_reads_are_one_mget_and_a_clear_elsewhere_costs_one_more_round_trip() -> None:
+    run = f"omnitenant-test-{uuid.uuid4().hex[:12]}"
+    entry = {
+        "BACKEND": "django_omnitenant.patches.cache.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": run,
+        "OPTIONS": {"connection_class": _CountingConnection},
+    }
+
+    def sent_by(operation: Callable[[], Any]) -> tuple[Any, list[bytes]]:
+        _CountingConnection.sent.clear()
+        result = in_tenant(acme, operation)
+        return result, [command.split(b"\r\n")[2].upper() for command in _CountingConnection.sent]
+
+    try:
+        reader, writer = _another_cache_object(entry), _another_cache_object(entry)
+        in_tenant(acme, lambda: writer.set_many({"a": 1, "b": 2}))
+        in_tenant(acme, lambda: reader.get("a"))  # connects, loads the script
+        # Knowing the generation, a read is a plain MGET: no script on the server.
+        assert sent_by(lambda: reader.get("a")) == (1, [b"MGET"])
+        assert sent_by(lambda: reader.get_many(["a", "b", "c"])) == ({"a": 1, "b": 2}, [b"MGET"])
+        assert sent_by(lambda: reader.get("missing")) == (None, [b"MGET"])
+        # Another object (another process) clears: the next read finds the generation
+        # changed in its MGET and reads again with the script; the one after is an MGET.
+        in_tenant(acme, writer.clear)
+        in_tenant(acme, lambda: writer.set("a", "new"))
+        assert sent_by(lambda: reader.get("a")) == ("new", [b"MGET", b"EVALSHA"])
+        assert sent_by(lambda: reader.get("a")) == ("new", [b"MGET"])
+        # This object's own clear: its next read goes straight to the script.
+        in_tenant(acme, reader.clear)
+        assert sent_by(lambda: reader.get_many(["a"])) == ({}, [b"EVALSHA"])
+        in_tenant(acme, lambda: writer.set("a", "newer"))
+        assert sent_by(lambda: reader.get_many(["a"])) == ({"a": "newer"}, [b"MGET"])
+        # A lost generation (evicted): the MGET shows it missing, so nothing is found,
+        # in that one round trip.
+        generation_key = f"{run}|:1:{acme.cache_namespace}"
+        evictor = redis.Redis.from_url(REDIS_URL)
+        assert evictor.delete(generation_key) == 1
+        evictor.close()
+        assert sent_by(lambda: reader.get("a")) == (None, [b"MGET"])
     finally:
         _delete_redis_keys(REDIS_URL, run)
 
