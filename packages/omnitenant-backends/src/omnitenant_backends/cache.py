@@ -62,12 +62,18 @@ writes non-expiring keys makes the cache grow.
 Reading the generation. It is always consistent: a ``clear()`` in any process is seen by
 the next operation everywhere, at no extra round trip where the backend allows:
 
-* **Redis** (:class:`RedisCache`): ``get``, ``get_many``, ``has_key``, ``set``, ``add``
-  and ``delete`` are one round trip, a Lua script that reads the generation and uses the
-  key built from it (a write also creates a missing generation). The scripts name only
-  the generation key in ``KEYS``, so they suit one Redis server or primary/replicas
-  (Django's own topologies), not Redis Cluster. Every other method reads the generation
-  first (one extra round trip; a ``*_many`` call reads it once for all its keys).
+* **Redis** (:class:`RedisCache`): ``has_key``, ``set``, ``add`` and ``delete`` are one
+  round trip, a Lua script that reads the generation and uses the key built from it (a
+  write also creates a missing generation). ``get`` and ``get_many`` are one ``MGET`` of
+  the generation key and the keys built from the generation the cache object read last:
+  the server answers them at one instant, so the values are used only when the generation
+  answered is that one. Otherwise the read runs the script, and remembers the generation
+  it answers, so the first read after a ``clear()`` made by *another* cache object
+  (another process or thread) costs a second round trip; after its own ``clear()`` an
+  object goes straight to the script. The scripts name only the generation key in
+  ``KEYS``, so they suit one Redis server or primary/replicas (Django's own topologies),
+  not Redis Cluster. Every other method reads the generation first (one extra round
+  trip; a ``*_many`` call reads it once for all its keys).
 * **LocMem** (:class:`LocMemCache`): the generation lives beside the cache's entries in the
   process (LocMem is per process), read without pickling or locking.
 * **File** (:class:`FileBasedCache`): one ``stat()`` of the generation's file when warm
