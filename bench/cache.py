@@ -6,7 +6,8 @@ get_many one MGET of the generation and the keys, set one Lua script reading the
 generation on the server; LocMem: the generation kept beside the entries; file: one
 generation read per operation, and the opt-in generation memo). The Redis rows "no tenant"
 and "in a tenant" share one client path, so their ratio is what the tenant costs; against
-Django's own class the tenant-aware one also saves the redis.Redis Django builds per call. Prints a markdown table of microseconds per operation (best of several rounds).
+Django's own class the tenant-aware one also saves the redis.Redis Django builds per call.
+Prints a markdown table of microseconds per operation (best of several rounds).
 
     python bench/cache.py                 # LocMem, and Redis if 127.0.0.1:6379 answers
     python bench/cache.py --rounds 7 --ops 20000

@@ -892,6 +892,32 @@ def test_redis_reads_are_one_mget_and_a_clear_elsewhere_costs_one_more_round_tri
 
 
 @pytest.mark.redis
+def test_redis_keeps_one_client_per_server_and_reads_from_the_replicas() -> None:
+    # Django's topology: writes to the first LOCATION, reads from the others. The same
+    # server twice stands in for a primary and its replica.
+    run = f"omnitenant-test-{uuid.uuid4().hex[:12]}"
+    entry = {
+        "BACKEND": "django_omnitenant.patches.cache.RedisCache",
+        "LOCATION": f"{REDIS_URL},{REDIS_URL}",
+        "KEY_PREFIX": run,
+    }
+    try:
+        cache = _another_cache_object(entry)
+        in_tenant(acme, lambda: cache.set("k", "acme"))
+        cache.set("k", "global")
+        assert in_tenant(acme, lambda: cache.get_many(["k"])) == {"k": "acme"}
+        assert cache.get("k") == "global"
+
+        client_of = cache._cache.get_client  # type: ignore[attr-defined]  # Django's, private
+        primary, replica = client_of(write=True), client_of(write=False)
+        assert primary is client_of(write=True)
+        assert replica is client_of(write=False)
+        assert primary.connection_pool is not replica.connection_pool
+    finally:
+        _delete_redis_keys(REDIS_URL, run)
+
+
+@pytest.mark.redis
 def test_redis_counters_touch_and_bulk_writes_in_a_tenant_cost_one_round_trip() -> None:
     run = f"omnitenant-test-{uuid.uuid4().hex[:12]}"
     entry = {
