@@ -153,6 +153,7 @@ _NAMESPACE = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 
 _GENERATION_BITS: Final = 60
 _GENERATION_DIGITS: Final = len(str(2**_GENERATION_BITS - 1))
+_LONGEST_GENERATION: Final = "9" * _GENERATION_DIGITS
 # Stands for the generation while a tenant key is split around it (cannot be in a
 # namespace or prefix; a user key containing it falls back to reading the generation).
 _GENERATION_SLOT: Final = "\x00generation\x00"
@@ -221,6 +222,8 @@ class TenantCacheMixin(BaseCache):
         self._memo_seconds = float(memo)
         self._memo: dict[str, tuple[int, float]] = {}
         self._generation_prefix = f"{self.key_prefix}{SEPARATOR}"
+        # Namespace -> (key prefix around the generation slot, generation key).
+        self._namespace_pieces: dict[str, tuple[str, str]] = {}
         if self.key_func("k", "a", 1) == self.key_func("k", "b", 1):
             raise ImproperlyConfigured(
                 "The cache's KEY_FUNCTION ignores the key prefix, so every tenant would "
@@ -265,19 +268,35 @@ class TenantCacheMixin(BaseCache):
         pin = _pin.get()
         if pin is not None and pin[0] is self and pin[1] is state:
             return None
-        namespace = check_namespace(tenant.cache_namespace)
-        made: str = self.key_func(
-            key,
-            f"{self.key_prefix}{SEPARATOR}{namespace}{SEPARATOR}{_GENERATION_SLOT}",
-            self.version if version is None else version,
-        )
+        namespace = tenant.cache_namespace
+        # A namespace that is not a str (unhashable, say) goes to the check, which refuses it.
+        pieces = self._namespace_pieces.get(namespace) if type(namespace) is str else None
+        if pieces is None:
+            pieces = self._pieces_of(namespace)
+        slot_prefix, generation_key = pieces
+        made: str = self.key_func(key, slot_prefix, self.version if version is None else version)
         head, slot, tail = made.partition(_GENERATION_SLOT)
         if not slot or _GENERATION_SLOT in tail:
             return None
         # Warn about keys memcached would refuse, as Django does, at the longest generation.
-        self.validate_key(f"{head}{'9' * _GENERATION_DIGITS}{tail}")
-        generation_key: str = self.key_func(namespace, self._generation_prefix, self.version)
+        self.validate_key(f"{head}{_LONGEST_GENERATION}{tail}")
         return generation_key, head, tail
+
+    def _pieces_of(self, namespace: Any) -> tuple[str, str]:
+        """A namespace's key prefix around the generation slot, and its generation key.
+
+        Both depend on the namespace alone, so they are made once per namespace (the
+        namespace checked then) rather than once per operation.
+        """
+        namespace = check_namespace(namespace)
+        pieces = (
+            f"{self.key_prefix}{SEPARATOR}{namespace}{SEPARATOR}{_GENERATION_SLOT}",
+            self.key_func(namespace, self._generation_prefix, self.version),
+        )
+        if len(self._namespace_pieces) >= _MAX_REMEMBERED_NAMESPACES:
+            self._namespace_pieces.clear()
+        self._namespace_pieces[namespace] = pieces
+        return pieces
 
     def _memoised(self, namespace: str) -> int | None:
         """The generation remembered under ``TENANT_GENERATION_MEMO_SECONDS``, if fresh."""
