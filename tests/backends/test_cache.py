@@ -918,6 +918,32 @@ def test_redis_keeps_one_client_per_server_and_reads_from_the_replicas() -> None
 
 
 @pytest.mark.redis
+def test_redis_scripts_are_loaded_again_after_the_server_forgot_them(
+    private_redis_url: str,
+) -> None:
+    # SCRIPT FLUSH (or a restart) empties the server's script cache: the next EVALSHA
+    # fails with NOSCRIPT and the script is loaded again. A private server: the flush
+    # would make every other client of the shared one load its scripts again.
+    cache = _another_cache_object(
+        {"BACKEND": "django_omnitenant.patches.cache.RedisCache", "LOCATION": private_redis_url}
+    )
+    in_tenant(acme, lambda: cache.set("k", "v"))
+    assert in_tenant(acme, lambda: cache.has_key("k")) is True
+    server = redis.Redis.from_url(private_redis_url)
+    try:
+        server.script_flush()
+        assert in_tenant(acme, lambda: cache.has_key("k")) is True
+        in_tenant(acme, lambda: cache.set("k", "again"))
+        in_tenant(acme, cache.clear)  # the next read must go to the read script
+        in_tenant(acme, lambda: cache.set("k", "after clear"))
+        server.script_flush()
+        assert in_tenant(acme, lambda: cache.get_many(["k"])) == {"k": "after clear"}
+    finally:
+        server.flushdb()
+        server.close()
+
+
+@pytest.mark.redis
 def test_redis_counters_touch_and_bulk_writes_in_a_tenant_cost_one_round_trip() -> None:
     run = f"omnitenant-test-{uuid.uuid4().hex[:12]}"
     entry = {
