@@ -1,6 +1,7 @@
 """One step of the migrate benchmark, in a process of its own: ``python -m migbench.worker``.
 
     setup   --tool omni|dt --tenants N   the master schema and N tenants, by the tool's API
+            [--api-tenants M]            (omni: M by the API, the rest bulk copies of t0001)
     migrate --variant KEY [--rollback]    the variant's fleet command, once, timed (with
                                           --rollback: back to notes 0001); peak memory
     check                                 how many schemas have the release applied
@@ -62,9 +63,16 @@ def tenant_id(index: int) -> str:
 # -- setup ----------------------------------------------------------------------------------
 
 
-def setup_omni(count: int, *, empty: bool = False) -> dict[str, float]:
+#: Tenants copied per transaction by the bulk copy (``--api-tenants``).
+BULK_BATCH = 100
+
+
+def setup_omni(count: int, *, empty: bool = False, api: int | None = None) -> dict[str, float]:
     """The master schema and ``count`` tenants; ``empty``: their schemas with no
-    migration applied (``create(run_migrations=False)``), for scenario D."""
+    migration applied (``create(run_migrations=False)``), for scenario D.
+
+    ``api``: only the first ``api`` tenants through omnitenant's API; the rest are bulk
+    copies of the first one (see :func:`copy_tenants`)."""
     from django.core.management import call_command
 
     from django_omnitenant.utils import get_tenant_backend, get_tenant_model
@@ -74,7 +82,8 @@ def setup_omni(count: int, *, empty: bool = False) -> dict[str, float]:
     master = time.perf_counter()
     tenant_model = get_tenant_model()
     first = 0.0
-    for index in range(1, count + 1):
+    through_api = count if api is None or empty else max(1, min(api, count))
+    for index in range(1, through_api + 1):
         one = time.perf_counter()
         tenant = tenant_model.objects.create(tenant_id=tenant_id(index), name=tenant_id(index))
         # Cloned from omnitenant's template schema (CLONE_SCHEMA_TEMPLATE, the default);
@@ -83,7 +92,74 @@ def setup_omni(count: int, *, empty: bool = False) -> dict[str, float]:
         if index == 1:
             first = time.perf_counter() - one
     done = time.perf_counter()
-    return {"master_s": master - started, "tenants_s": done - master, "first_s": first}
+    for start in range(through_api + 1, count + 1, BULK_BATCH):
+        copy_tenants(tenant_id(1), range(start, min(count, start + BULK_BATCH - 1) + 1))
+    copied = time.perf_counter()
+    return {
+        "master_s": master - started,
+        "tenants_s": done - master,
+        "first_s": first,
+        "api_tenants": through_api,
+        "bulk_tenants": count - through_api,
+        "bulk_s": copied - done,
+    }
+
+
+def copy_tenants(source: str, indexes: range) -> None:
+    """Tenants ``indexes`` as copies of tenant ``source`` (made by omnitenant's API).
+
+    In one transaction: the tenant rows (``bulk_create``, the source's fields but the
+    ids), and for each a schema with every table of the source's schema (``CREATE TABLE
+    ... (LIKE ... INCLUDING ALL)``, its rows, its sequences moved on): the storage the API
+    makes, at a fraction of the cost. The benchmark measures migrating a fleet, not
+    making one (that is bench/provisioning.py's subject).
+    """
+    from django.db import connections, transaction
+    from psycopg import sql
+
+    from django_omnitenant.utils import get_tenant_model
+
+    tenant_model = get_tenant_model()
+    model = tenant_model.objects.get(tenant_id=source)
+    with transaction.atomic(), connections["default"].cursor() as cursor:
+        cursor.execute(
+            "SELECT table_name, bool_or(column_name = 'id') FROM information_schema.columns"
+            " WHERE table_schema = %s GROUP BY table_name ORDER BY table_name",
+            [model.schema_name],
+        )
+        tables = [(str(name), bool(has_id)) for name, has_id in cursor.fetchall()]
+        if not tables:
+            raise RuntimeError(f"The schema {model.schema_name!r} has no tables to copy.")
+        tenant_model.objects.bulk_create(
+            tenant_model(
+                tenant_id=tenant_id(index),
+                name=tenant_id(index),
+                schema_name=tenant_id(index),
+                status=model.status,
+                isolation_type=model.isolation_type,
+                server=model.server,
+            )
+            for index in indexes
+        )
+        statements: list[sql.Composable] = []
+        for index in indexes:
+            target = tenant_id(index)
+            statements.append(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(target)))
+            for table, has_id in tables:
+                new = sql.Identifier(target, table)
+                old = sql.Identifier(model.schema_name, table)
+                statements.append(
+                    sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING ALL)").format(new, old)
+                )
+                statements.append(sql.SQL("INSERT INTO {} SELECT * FROM {}").format(new, old))
+                if has_id:
+                    statements.append(
+                        sql.SQL(
+                            "SELECT pg_catalog.setval(pg_catalog.pg_get_serial_sequence({}, "
+                            "'id'), max(id)) FROM {} HAVING max(id) IS NOT NULL"
+                        ).format(sql.Literal(f'"{target}"."{table}"'), new)
+                    )
+        cursor.execute(sql.SQL(";\n").join(statements))
 
 
 def setup_dt(count: int) -> dict[str, float]:
@@ -216,6 +292,9 @@ def main() -> int:
     parser.add_argument("--tool", choices=["omni", "dt"])
     parser.add_argument("--tenants", type=int, default=200)
     parser.add_argument("--empty", action="store_true", help="setup: no migration applied")
+    parser.add_argument(
+        "--api-tenants", type=int, help="setup, omni: only these through the API, the rest copied"
+    )
     parser.add_argument("--variant", choices=sorted(VARIANTS))
     parser.add_argument("--rollback", action="store_true", help="migrate: COMMAND notes 0001")
     parser.add_argument("--sort", default="cumulative")
@@ -226,7 +305,7 @@ def main() -> int:
     result: dict[str, Any]
     if args.step == "setup":
         if args.tool == "omni":
-            result = setup_omni(args.tenants, empty=args.empty)
+            result = setup_omni(args.tenants, empty=args.empty, api=args.api_tenants)
         else:
             result = setup_dt(args.tenants)
     elif args.step == "migrate":
