@@ -14,6 +14,7 @@ from typing import Any
 
 from django.db import connections
 
+from django_omnitenant.management._fleet_tenants import FleetTenant
 from omnitenant_backends import tenant_database_alias
 from omnitenant_backends.fleet import schema_sizes
 from omnitenant_backends.placement import tenant_server
@@ -88,8 +89,10 @@ def order_tenants(tenants: Sequence[Any], order: str) -> list[Any]:
 
 
 def _database_size(tenant: Any) -> int:
-    with TenantContext.use_tenant(tenant):
-        connection = connections[tenant_database_alias(tenant)]
+    # A fleet run's record of the tenant, or the model instance itself.
+    instance = tenant.model() if isinstance(tenant, FleetTenant) else tenant
+    with TenantContext.use_tenant(instance):
+        connection = connections[tenant_database_alias(instance)]
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_database_size(current_database())")

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import heapq
 import json
 import multiprocessing
 import tempfile
@@ -61,11 +62,8 @@ from django.db.migrations.loader import MigrationLoader
 
 from django_omnitenant.conf import app_settings
 from django_omnitenant.constants import TenantStatus
-from django_omnitenant.management._common import (
-    add_state_argument,
-    chosen_states,
-    select_tenants,
-)
+from django_omnitenant.management._common import add_state_argument, chosen_states
+from django_omnitenant.management._fleet_tenants import FleetTenant, select_fleet
 from django_omnitenant.management._progress import ProgressBar, is_terminal
 from django_omnitenant.management._prompt import usage_error
 from django_omnitenant.management._rollout import (
@@ -122,9 +120,12 @@ NOT_STARTED = "not started"
 RESULTS = (UP_TO_DATE, MIGRATED, FAILED, TIMED_OUT, LOCKED, NOT_STARTED)
 PROBLEMS = (FAILED, TIMED_OUT, LOCKED, NOT_STARTED)
 SLOWEST = 5
+#: Tenants whose schemas' applied migrations are read (and let go) at a time: the run
+#: holds one chunk's sets, not the fleet's.
+TENANTS_PER_READ = 1000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Outcome:
     tenant_id: str
     result: str
@@ -259,7 +260,7 @@ class Command(BaseCommand):
         _migrators.clear()  # migrations on disk may have changed since a previous run
         _check_target(options["app_label"], options["migration_name"])
         states = chosen_states(MIGRATED_STATES, options)
-        tenants = select_tenants(options["tenant"], options["exclude"], statuses=states)
+        tenants = select_fleet(options["tenant"], options["exclude"], statuses=states)
         self._say(f"Tenants in state: {', '.join(states)}.")
         if not tenants:
             self._say("No tenants to migrate.")
@@ -281,52 +282,71 @@ class Command(BaseCommand):
         # A named target (app, migration) may be behind the graph's leaves: every tenant
         # is looked at, not only those missing a migration.
         # (--resume skips those already at it).
+        up_to_date: list[str] = []
+        outcomes: list[Outcome] = []
         if options["app_label"] is not None and not options["no_skip"]:
-            pending, outcomes = (
+            pending, up_to_date = (
                 self._split_at_target(tenants, migrate_options)
                 if options["resume"]
                 else (tenants, [])
             )
         else:
-            pending, outcomes = self._split_up_to_date(tenants, force=options["no_skip"])
+            pending, up_to_date, outcomes = self._split_up_to_date(
+                tenants, force=options["no_skip"]
+            )
         pending = order_tenants(pending, options["order"])
         json_lines = options["format"] == "json"
-        skipped = sum(1 for outcome in outcomes if outcome.result == UP_TO_DATE)
         progress = _Progress(
-            self.stdout, len(tenants), "json" if json_lines else options["progress"], skipped
+            self.stdout,
+            len(tenants),
+            "json" if json_lines else options["progress"],
+            len(up_to_date),
         )
-        for outcome in outcomes:
+        del tenants  # the pending ones are all the rest of the run needs
+        # Outcomes are counted, not kept: a 10,000-tenant run holds its problems and its
+        # slowest tenants, not 10,000 outcomes.
+        tally = _Tally()
+        for outcome in (
+            *(Outcome(tenant_id, UP_TO_DATE, 0.0) for tenant_id in up_to_date),
+            *outcomes,
+        ):
+            tally.add(outcome)
             progress.record(outcome)
+        del up_to_date, outcomes
         stopped = ""
         rollout = waves(pending, canary=options["canary"], batch_size=options["batch_size"])
         for index, wave in enumerate(rollout):
+            wave_outcomes: list[Outcome] = []
             for outcome in self._run(wave, migrate_options, jobs):
-                outcomes.append(outcome)
+                wave_outcomes.append(outcome)
+                tally.add(outcome)
                 progress.record(outcome)
-            stopped = self._between_waves(index, rollout, outcomes, options)
+            stopped = self._between_waves(index, rollout, wave_outcomes, tally, options)
             if stopped:
                 for tenant in (t for later in rollout[index + 1 :] for t in later):
                     outcome = Outcome(tenant.tenant_id, NOT_STARTED, 0.0, stopped)
-                    outcomes.append(outcome)
+                    tally.add(outcome)
                     progress.record(outcome)
                 break
         progress.close()
         self._refill_pool()
         self._summary(
-            outcomes, time.monotonic() - started, stopped, template_problem, json_lines=json_lines
+            tally, time.monotonic() - started, stopped, template_problem, json_lines=json_lines
         )
 
     def _between_waves(
-        self, index: int, rollout: list[list[Any]], outcomes: list[Outcome], options: Any
+        self,
+        index: int,
+        rollout: list[list[Any]],
+        wave_outcomes: list[Outcome],
+        tally: _Tally,
+        options: Any,
     ) -> str:
         """Why the rollout stops after wave ``index``; empty to go on."""
         if index + 1 >= len(rollout):
             return ""
         if index == 0 and options["canary"]:
-            canary_ids = {tenant.tenant_id for tenant in rollout[0]}
-            failed = [
-                o.tenant_id for o in outcomes if o.tenant_id in canary_ids and o.result != MIGRATED
-            ]
+            failed = [o.tenant_id for o in wave_outcomes if o.result != MIGRATED]
             if failed:
                 return f"stopped: the canary failed ({', '.join(sorted(failed))})"
         if options["pause"]:
@@ -335,8 +355,8 @@ class Command(BaseCommand):
             ok, output = run_check(
                 options["check"],
                 wave=index + 1,
-                migrated=sum(1 for o in outcomes if o.result == MIGRATED),
-                failed=sum(1 for o in outcomes if o.result in (FAILED, TIMED_OUT, LOCKED)),
+                migrated=tally.counts[MIGRATED],
+                failed=tally.counts[FAILED] + tally.counts[TIMED_OUT] + tally.counts[LOCKED],
             )
             if not ok:
                 return f"stopped: --check failed after wave {index + 1}: {output}"
@@ -348,12 +368,12 @@ class Command(BaseCommand):
 
     # -- steps ------------------------------------------------------------------------
 
-    def _show_plan(self, tenants: list[Any], options: dict[str, Any]) -> None:
+    def _show_plan(self, tenants: list[FleetTenant], options: dict[str, Any]) -> None:
         """Group tenants by the plan they would run; one query per tenant, no change."""
         migrator = _migrator(options)
         groups: dict[tuple[str, ...], list[str]] = {}
         for tenant in tenants:
-            backend = get_tenant_backend(tenant)
+            backend = get_tenant_backend(tenant.model())
             with backend.migration_scope() as alias:
                 try:
                     lines = tuple(describe_plan(migrator.plan(alias)))
@@ -366,14 +386,14 @@ class Command(BaseCommand):
                 self.stdout.write(f"  {line}")
 
     def _split_at_target(
-        self, tenants: list[Any], options: dict[str, Any]
-    ) -> tuple[list[Any], list[Outcome]]:
+        self, tenants: list[FleetTenant], options: dict[str, Any]
+    ) -> tuple[list[FleetTenant], list[str]]:
         """Tenants with nothing to do for the named target are up to date (two queries each)."""
         migrator = _migrator(options)
-        pending: list[Any] = []
-        done: list[Outcome] = []
+        pending: list[FleetTenant] = []
+        done: list[str] = []
         for tenant in tenants:
-            with get_tenant_backend(tenant).migration_scope() as alias:
+            with get_tenant_backend(tenant.model()).migration_scope() as alias:
                 try:
                     plan = migrator.plan(alias)
                 except MigrationTargetError as exc:
@@ -381,7 +401,7 @@ class Command(BaseCommand):
             if plan:
                 pending.append(tenant)
             else:
-                done.append(Outcome(tenant.tenant_id, UP_TO_DATE, 0.0))
+                done.append(tenant.tenant_id)
         return pending, done
 
     def _migrate_template(self, options: dict[str, Any]) -> str:
@@ -447,49 +467,73 @@ class Command(BaseCommand):
             )
 
     def _split_up_to_date(
-        self, tenants: list[Any], *, force: bool
-    ) -> tuple[list[Any], list[Outcome]]:
+        self, tenants: list[FleetTenant], *, force: bool
+    ) -> tuple[list[FleetTenant], list[str], list[Outcome]]:
+        """The tenants to migrate, the ids of those up to date, and those not readable."""
         if force:
-            return tenants, []
+            return tenants, [], []
         required = required_tenant_migrations()
-        # Per server: the applied migrations of every schema, or why they cannot be read.
-        by_server: dict[str, dict[str, frozenset[tuple[str, str]]] | str] = {}
-        pending: list[Any] = []
-        done: list[Outcome] = []
-        for tenant in tenants:
+        pending: list[FleetTenant] = []
+        up_to_date: list[str] = []
+        failed: list[Outcome] = []
+        # Why a server's schemas cannot be read, once per server (not once per chunk).
+        down: dict[str, str] = {}
+        for start in range(0, len(tenants), TENANTS_PER_READ):
+            chunk = tenants[start : start + TENANTS_PER_READ]
+            applied_by_server = self._read_schemas(chunk, down)
+            for tenant in chunk:
+                if tenant.isolation_type == IsolationType.SCHEMA:
+                    server = tenant_server_or_none(tenant)
+                    if server in down:
+                        failed.append(Outcome(tenant.tenant_id, FAILED, 0.0, down[server]))
+                        continue
+                    # A schema without a django_migrations table is not in the map:
+                    # nothing applied, so it is migrated (never guessed up to date).
+                    applied = applied_by_server[server].get(tenant.schema_name, frozenset())
+                else:
+                    try:
+                        instance = tenant.model()
+                        with TenantContext.use_tenant(instance):
+                            applied = applied_migrations_in_database(
+                                tenant_database_alias(instance)
+                            )
+                    except Exception as exc:  # reported in the summary; the others go on
+                        failed.append(Outcome(tenant.tenant_id, FAILED, 0.0, _describe(exc)))
+                        continue
+                if required <= applied:
+                    up_to_date.append(tenant.tenant_id)
+                else:
+                    pending.append(tenant)
+        return pending, up_to_date, failed
+
+    @staticmethod
+    def _read_schemas(
+        chunk: list[FleetTenant], down: dict[str, str]
+    ) -> dict[str, dict[str, frozenset[tuple[str, str]]]]:
+        """The applied migrations of the chunk's schemas, per server; ``down`` gets the
+        servers that cannot be read (their tenants fail, the others go on)."""
+        schemas: dict[str, list[str]] = {}
+        for tenant in chunk:
             if tenant.isolation_type == IsolationType.SCHEMA:
-                try:
-                    server = tenant_server(tenant)
-                    if server not in by_server:
-                        by_server[server] = applied_migrations_by_schema(using=server)
-                except Exception as exc:  # a server down: its tenants fail, the others go on
-                    by_server.setdefault(tenant_server_or_none(tenant), _describe(exc))
-                read = by_server.get(tenant_server_or_none(tenant), "")
-                if isinstance(read, str):
-                    done.append(Outcome(tenant.tenant_id, FAILED, 0.0, read))
-                    continue
-                applied = read.get(tenant.schema_name, frozenset())
-            else:
-                try:
-                    with TenantContext.use_tenant(tenant):
-                        applied = applied_migrations_in_database(tenant_database_alias(tenant))
-                except Exception as exc:  # reported in the summary; the others go on
-                    done.append(Outcome(tenant.tenant_id, FAILED, 0.0, _describe(exc)))
-                    continue
-            if required <= applied:
-                done.append(Outcome(tenant.tenant_id, UP_TO_DATE, 0.0))
-            else:
-                pending.append(tenant)
-        return pending, done
+                schemas.setdefault(tenant_server_or_none(tenant), []).append(tenant.schema_name)
+        applied: dict[str, dict[str, frozenset[tuple[str, str]]]] = {}
+        for server, names in schemas.items():
+            if server in down:
+                continue
+            try:
+                applied[server] = applied_migrations_by_schema(using=server, schemas=names)
+            except Exception as exc:  # a server down: its tenants fail, the others go on
+                down[server] = _describe(exc)
+        return applied
 
     def _run(
-        self, tenants: list[Any], options: dict[str, Any], jobs: int | None
+        self, tenants: list[FleetTenant], options: dict[str, Any], jobs: int | None
     ) -> Iterator[Outcome]:
         if not tenants:
             return
         # One worker per server among the tenants unless --jobs says otherwise: each
         # server migrates its own tenants in parallel with the others.
-        tasks = [(server_key(tenant), (tenant.tenant_id, options)) for tenant in tenants]
+        tasks = [(_server_key(tenant), (tenant.tenant_id, options)) for tenant in tenants]
         if jobs is None:
             # One worker per server of schema tenants: with one server, as before, one.
             jobs = max(
@@ -506,7 +550,7 @@ class Command(BaseCommand):
             for tenant in tenants:
                 yield migrate_one(tenant.tenant_id, options)
             return
-        _prepare_before_fork(tenants[0], options)
+        _prepare_before_fork(tenants[0].model(), options)
         # Worker processes start from a copy of this one: close the connections first, or
         # the children would share (and on exit close) the parent's sockets.
         connections.close_all()
@@ -519,21 +563,21 @@ class Command(BaseCommand):
 
     def _summary(
         self,
-        outcomes: list[Outcome],
+        tally: _Tally,
         seconds: float,
         stopped: str,
         template_problem: str,
         *,
         json_lines: bool,
     ) -> None:
-        counts = {result: sum(1 for o in outcomes if o.result == result) for result in RESULTS}
-        ran = [o for o in outcomes if o.result not in (UP_TO_DATE, NOT_STARTED, LOCKED)]
-        slowest = sorted(ran, key=lambda o: o.seconds, reverse=True)[:SLOWEST]
-        problems = sorted((o for o in outcomes if o.result in PROBLEMS), key=lambda o: o.tenant_id)
+        counts = tally.counts
+        total = sum(counts.values())
+        slowest = tally.slowest()
+        problems = sorted(tally.problems, key=lambda o: o.tenant_id)
         if json_lines:
             summary = {
                 "summary": counts,
-                "total": len(outcomes),
+                "total": total,
                 "seconds": round(seconds, 3),
                 "slowest": [
                     {"tenant": o.tenant_id, "seconds": round(o.seconds, 3)} for o in slowest
@@ -546,7 +590,7 @@ class Command(BaseCommand):
             self.stdout.write(f"{'result':<12} {'tenants':>7}")
             for result, count in counts.items():
                 self.stdout.write(f"{result:<12} {count:>7}")
-            self.stdout.write(f"{'total':<12} {len(outcomes):>7}   in {seconds:.2f} s")
+            self.stdout.write(f"{'total':<12} {total:>7}   in {seconds:.2f} s")
             if slowest:
                 self.stdout.write(
                     "slowest: " + ", ".join(f"{o.tenant_id} {o.seconds:.2f} s" for o in slowest)
@@ -559,13 +603,49 @@ class Command(BaseCommand):
                 if outcome.result != NOT_STARTED:
                     self.stderr.write(f"{outcome.tenant_id}: {outcome.result}: {outcome.error}")
             raise CommandError(
-                f"{len(problems)} of {len(outcomes)} tenants were not migrated: "
+                f"{len(problems)} of {total} tenants were not migrated: "
                 + ", ".join(o.tenant_id for o in problems)
                 + (f" ({stopped})" if stopped else "")
                 + (f"; and the {template_problem}" if template_problem else "")
             )
         if template_problem:
             raise CommandError(f"Every tenant was migrated, but the {template_problem}")
+
+
+class _Tally:
+    """What the summary needs of every outcome: counts, the problems, the slowest."""
+
+    def __init__(self) -> None:
+        self.counts = dict.fromkeys(RESULTS, 0)
+        self.problems: list[Outcome] = []
+        # A min-heap of the SLOWEST longest runs: (seconds, order seen, outcome).
+        self._slowest: list[tuple[float, int, Outcome]] = []
+        self._seen = 0
+
+    def add(self, outcome: Outcome) -> None:
+        self.counts[outcome.result] += 1
+        if outcome.result in PROBLEMS:
+            self.problems.append(outcome)
+        if outcome.result in (UP_TO_DATE, NOT_STARTED, LOCKED):
+            return
+        # The order seen breaks ties: the first of equally slow tenants is kept, as a
+        # stable sort of every outcome would.
+        self._seen += 1
+        entry = (outcome.seconds, -self._seen, outcome)
+        if len(self._slowest) < SLOWEST:
+            heapq.heappush(self._slowest, entry)
+        else:
+            heapq.heappushpop(self._slowest, entry)
+
+    def slowest(self) -> list[Outcome]:
+        return [entry[2] for entry in sorted(self._slowest, reverse=True)]
+
+
+def _server_key(tenant: FleetTenant) -> str:
+    # A database tenant's server is in its connection settings (its model instance).
+    if tenant.isolation_type == IsolationType.DATABASE:
+        return server_key(tenant.model())
+    return server_key(tenant)
 
 
 def tenant_server_or_none(tenant: Any) -> str:
