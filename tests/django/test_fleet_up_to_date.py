@@ -144,3 +144,24 @@ def test_an_up_to_date_template_is_not_migrated_again_and_a_lagging_one_is(
     _clone.migrate_schema_template(fake=True)
     assert ran == [template, template]
     assert ("tenantapp", "0001_initial") in applied_in(template)
+
+
+def test_the_summary_keeps_counts_problems_and_the_five_slowest_only() -> None:
+    from django_omnitenant.management.commands.migratealltenants import (
+        FAILED,
+        MIGRATED,
+        UP_TO_DATE,
+        Outcome,
+        _Tally,
+    )
+
+    tally = _Tally()
+    for index in range(20):
+        tally.add(Outcome(f"m{index:02d}", MIGRATED, float(index % 7)))
+    tally.add(Outcome("slow_but_skipped", UP_TO_DATE, 99.0))
+    tally.add(Outcome("broken", FAILED, 3.5, "boom"))
+    assert tally.counts[MIGRATED] == 20
+    assert tally.counts[UP_TO_DATE] == 1
+    assert [o.tenant_id for o in tally.problems] == ["broken"]
+    # 6.0 twice (m06, m13), 5.0 three times (m05, m12, m19): the first seen go first.
+    assert [o.tenant_id for o in tally.slowest()] == ["m06", "m13", "m05", "m12", "m19"]

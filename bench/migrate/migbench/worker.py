@@ -197,7 +197,8 @@ def run_variant(key: str, *, rollback: bool = False) -> float:
 
 class StatementCounter:
     """Counts the statements this process sends on its ``default`` connection (the
-    master's and every schema tenant's): with ``--jobs 1`` that is the whole run. Counted
+    master's and every schema tenant's) and on any connection opened while it runs (a
+    helper thread's): with ``--jobs 1`` that is the whole run. Counted
     at the client (``execute_wrapper``): the shared server has no ``pg_stat_statements``."""
 
     def __init__(self) -> None:
@@ -210,9 +211,18 @@ class StatementCounter:
 
 def run_counted(key: str, *, rollback: bool = False) -> dict[str, Any]:
     from django.db import connections
+    from django.db.backends.signals import connection_created
 
     counter = StatementCounter()
     connections["default"].execute_wrappers.append(counter)
+
+    def count_on(sender: Any, connection: Any, **kwargs: Any) -> None:
+        # Connections of other threads too (migratealltenants reads the fleet's
+        # applied migrations on a helper thread's connection as well).
+        if counter not in connection.execute_wrappers:
+            connection.execute_wrappers.append(counter)
+
+    connection_created.connect(count_on, weak=False)
     seconds = run_variant(key, rollback=rollback)
     options = VARIANTS[key][3]
     one_process = options.get("jobs", 1) == 1 and options.get("executor") != "multiprocessing"

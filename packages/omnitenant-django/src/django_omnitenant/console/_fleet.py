@@ -2,7 +2,8 @@
 
 Per page, whatever the number of tenants: the count and the page's rows (Django's
 paginator), their domains (one prefetch), the applied migrations of the page's schemas
-(two statements, :func:`~omnitenant_backends.fleet.applied_migrations_by_schema`), their
+(two statements for a page of up to 100 schemas,
+:func:`~omnitenant_backends.fleet.applied_migrations_by_schema`), their
 sizes (one catalog query), the sizes of the page's PostgreSQL tenant databases on the
 master's server (one query), and the server filter's choices (one query). Pending
 migrations are computed once per distinct migration state, as the fleet executor groups
