@@ -6,9 +6,12 @@ one fails.
    migrated it is rebuilt from scratch, and when that fails too it is set aside (dropped;
    new tenants are then migrated instead of cloned). The run says which, and a template
    set aside makes the exit status non-zero once every tenant has had its turn.
-2. Which tenants are up to date is read in one pass: one statement pair per server
-   for all its schema tenants, one query per database tenant; those are skipped without a
-   ``migrate`` run (``--no-skip`` runs them all).
+2. Which tenants are up to date is read in one pass: per 1,000 schema tenants of a
+   server one catalog query and one statement per 100 schemas (two chunks at a time,
+   on two connections), one query per database tenant; those are skipped without a
+   ``migrate`` run (``--no-skip`` runs them all). The tenants are small records, not
+   model instances, and outcomes are counted, not kept: the command's memory does not
+   grow with the fleet.
 3. The others are migrated by ``--jobs`` worker processes (default: one per server of
    schema tenants among them, the servers' tenants taken in turn, so the servers work
    in parallel; with one server, none: the command migrates them in its own process).
