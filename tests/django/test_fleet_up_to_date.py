@@ -114,38 +114,6 @@ def test_excluded_and_paged_selection_keeps_every_tenant(
         assert first.model().pk == ten_tenants[0].pk
 
 
-def test_an_up_to_date_template_is_not_migrated_again_and_a_lagging_one_is(
-    tenant_factory: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from omnitenant_backends import _clone
-
-    tenant_factory("scale_template")  # the template exists and is current
-    template = _clone.schema_template_name()
-    assert template is not None
-    ran: list[str] = []
-    real = _clone._migrate_template
-
-    def spy(alias: str, schema: str, **options: Any) -> None:
-        ran.append(schema)
-        real(alias, schema, **options)
-
-    monkeypatch.setattr(_clone, "_migrate_template", spy)
-    _clone.migrate_schema_template()
-    assert ran == []
-    # A named target still runs migrate (it may go backwards).
-    _clone.migrate_schema_template(app_label="tenantapp")
-    assert ran == [template]
-    # One row missing from the template's own table: migrate runs and records it again.
-    execute(
-        sql.SQL("DELETE FROM {} WHERE app = 'tenantapp' AND name = '0001_initial'").format(
-            sql.Identifier(template, "django_migrations")
-        )
-    )
-    _clone.migrate_schema_template(fake=True)
-    assert ran == [template, template]
-    assert ("tenantapp", "0001_initial") in applied_in(template)
-
-
 def test_the_summary_keeps_counts_problems_and_the_five_slowest_only() -> None:
     from django_omnitenant.management.commands.migratealltenants import (
         FAILED,

@@ -36,12 +36,10 @@ from django.core.management import call_command
 from django.db import connections, transaction
 from django.db.backends.utils import CursorWrapper
 from django.db.migrations.executor import MigrationExecutor
-from django.db.migrations.loader import MigrationLoader
 from psycopg import sql
 
 from omnitenant_backends._scope import exclusive_schema, migration_units
 from omnitenant_backends.conf import OmnitenantConfigurationError, backend_settings
-from omnitenant_backends.fleet import applied_migrations_by_schema
 from omnitenant_context import TenantContext, check_identifier
 
 __all__ = [
@@ -105,31 +103,10 @@ def migrate_schema_template(*, using: str | None = None, **options: Any) -> None
     """
     template = _required_template_name()
     alias = using or backend_settings().master_database
-    if _template_is_current(alias, template, options):
-        return
     with transaction.atomic(using=alias):
         _lock_template(alias, template)
         _create_schema_if_missing(alias, template)
         _migrate_template(alias, template, **options)
-
-
-def _template_is_current(alias: str, template: str, options: dict[str, Any]) -> bool:
-    """Whether every migration of the graph is recorded in the template's own table.
-
-    Then ``migrate`` to the leaves would apply nothing, and is not run: on a server with
-    10,000 tenant schemas its introspection (every table visible on the search path,
-    tested against the whole catalog) took 1.7 s for nothing. As for the tenants, only
-    the template's own ``django_migrations`` decides, read now: a missing table, a
-    missing row, a squashed migration recorded under the names it replaces, all mean
-    "run migrate". A named target (``app_label``) always runs ``migrate``.
-    """
-    if options.get("app_label") or options.get("migration_name"):
-        return False
-    applied = applied_migrations_by_schema(using=alias, schemas=[template]).get(template)
-    if applied is None:
-        return False
-    graph = MigrationLoader(None, ignore_no_migrations=True).graph
-    return set(graph.nodes) <= applied
 
 
 class TemplateOutcome(StrEnum):
