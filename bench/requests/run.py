@@ -161,6 +161,8 @@ class Server:
             autocommit=True,
         )
         self._like_all = DATABASE_PREFIX.replace("_", "\\_") + "%"
+        #: Whether the server's processes are this machine's (their CPU time readable).
+        self.local = os.environ.get("BENCH_PGHOST", "127.0.0.1") in ("127.0.0.1", "localhost")
 
     def version(self) -> str:
         row = self.connection.execute("SHOW server_version").fetchone()
@@ -188,6 +190,15 @@ class Server:
         assert row is not None
         return int(row[0]), int(row[1])
 
+    def backend_pids(self, stem: str) -> list[int]:
+        """The server processes of the sessions open on one variant's databases."""
+        name = f"{DATABASE_PREFIX}{stem}"
+        rows = self.connection.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s OR datname LIKE %s",
+            (name, name.replace("_", "\\_") + "\\_%"),
+        ).fetchall()
+        return [int(row[0]) for row in rows]
+
     def drop_scratch_databases(self) -> int:
         from psycopg import sql
 
@@ -206,6 +217,28 @@ class Server:
 
 
 # -- measuring ----------------------------------------------------------------------------
+
+#: Connection modes whose sessions outlive a round: their server processes' CPU time can be
+#: read before and after it (with a connection per request they come and go).
+CPU_MODES = ("persistent", "django pool", "pgbouncer transaction")
+
+
+def cpu_ns(pid: int) -> int | None:
+    """Nanoseconds process ``pid`` has spent on a CPU (``/proc/<pid>/schedstat``, Linux).
+
+    CPU time, not time waited: far less sensitive to other processes on the machine than
+    the wall clock (only a local server's processes can be read).
+    """
+    try:
+        with open(f"/proc/{pid}/schedstat") as stat:
+            return int(stat.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _cpu_of(pids: Iterable[int]) -> dict[int, int]:
+    found = {pid: cpu_ns(pid) for pid in pids}
+    return {pid: ns for pid, ns in found.items() if ns is not None}
 
 
 @dataclass(frozen=True)
@@ -231,8 +264,13 @@ class Row:
     connections: int = 0
     server_xacts: int = 0
     server_sessions: int = 0
+    #: CPU µs per request, per round: the client process, and the server processes of its
+    #: sessions plus PgBouncer's (empty when they cannot be read: see CPU_MODES).
+    client_cpu_us: list[float] = field(default_factory=list)
+    server_cpu_us: list[float] = field(default_factory=list)
 
     def add(self, reply: dict[str, Any]) -> None:
+        self.client_cpu_us.append(reply["cpu_ns"] / 1000 / reply["requests"])
         self.round_us.append(reply["ns"] / 1000 / reply["requests"])
         self.request_us.extend(reply["request_us"])
         self.requests += reply["requests"]
@@ -264,6 +302,19 @@ class Row:
     def server_per_request(self) -> float:
         return self.per_request(self.server_xacts - self.server_sessions)
 
+    @property
+    def cpu_us(self) -> float | None:
+        """Median over the rounds of client + server (+ PgBouncer) CPU µs per request."""
+        if not self.server_cpu_us or len(self.server_cpu_us) != len(self.client_cpu_us):
+            return None
+        return statistics.median(
+            c + s for c, s in zip(self.client_cpu_us, self.server_cpu_us, strict=True)
+        )
+
+    def cpu_overhead(self, plain: Row) -> float | None:
+        mine, theirs = self.cpu_us, plain.cpu_us
+        return None if mine is None or theirs is None else mine / theirs - 1
+
     def overhead(self, plain: Row) -> float:
         """The median request against plain Django's median request, minus one."""
         return self.median_request_us / plain.median_request_us - 1
@@ -286,7 +337,7 @@ def _phases(modes: Sequence[str]) -> list[tuple[str, str, int]]:
 
 
 def measure(
-    workers: Sequence[Worker], server: Server, plan: Plan, say: Say
+    workers: Sequence[Worker], server: Server, plan: Plan, say: Say, bouncer_pid: int | None = None
 ) -> tuple[list[Row], dict[str, dict[int, dict[str, Any]]]]:
     rows: list[Row] = []
     setup: dict[str, dict[int, dict[str, Any]]] = {w.key: {} for w in workers}
@@ -320,7 +371,9 @@ def measure(
                 fits = int(ROUND_SECONDS / max(warm["seconds_per_request"], 1e-6))
                 counts[worker.key] = max(MIN_REQUESTS, min(count, fits))
             first, current_mode = False, mode
-            rows += _rounds(group, server, plan, (size, mode, pattern), counts)
+            rows += _rounds(
+                group, server, plan, (size, mode, pattern), counts, bouncer_pid=bouncer_pid
+            )
     return rows, setup
 
 
@@ -330,6 +383,8 @@ def _rounds(
     plan: Plan,
     phase: tuple[int, str, str],
     counts: dict[str, int],
+    *,
+    bouncer_pid: int | None = None,
 ) -> list[Row]:
     """Timed rounds, turn by turn over the workers; with the server's counts."""
     size, mode, pattern = phase
@@ -343,8 +398,21 @@ def _rounds(
     for number in range(plan.rounds):
         shift = number % len(group)
         for worker in [*group[shift:], *group[:shift]]:
+            stem = worker.variant.database_stem
+            readable = mode in CPU_MODES and server.local
+            through_bouncer = bouncer_pid is not None and mode == "pgbouncer transaction"
+            extra = [bouncer_pid] if through_bouncer and bouncer_pid is not None else []
+            cpu_before = _cpu_of([*server.backend_pids(stem), *extra]) if readable else {}
             reply = worker.send("round", requests=counts[worker.key], run_length=run_length)
             made[worker.key].add(reply)
+            if readable:
+                # Sessions opened in the round count whole (the first round of a phase
+                # logs in: the median over the rounds leaves that out).
+                cpu_after = _cpu_of({*cpu_before, *server.backend_pids(stem)})
+                # A session that ended in the round would hide its CPU: then no figure.
+                if cpu_after and cpu_before.keys() <= cpu_after.keys():
+                    spent = sum(ns - cpu_before.get(pid, 0) for pid, ns in cpu_after.items())
+                    made[worker.key].server_cpu_us.append(spent / 1000 / reply["requests"])
     for worker in group:
         worker.send("close")
     server.wait_idle()
@@ -389,8 +457,9 @@ def render(rows: Sequence[Row], meta: dict[str, str], skipped: Sequence[str]) ->
         "",
         "| variant | tenants | connections | requests | µs/request (median round) "
         "| µs (median request) | vs plain | statements/request | of which "
-        "| server-side/request | new connections/request |",
-        "|---|---:|---|---|---:|---:|---:|---:|---|---:|---:|",
+        "| server-side/request | new connections/request "
+        "| CPU µs/request (client + server) | vs plain (CPU) |",
+        "|---|---:|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|",
     ]
     for row in _sorted(rows):
         reference = plain.get((row.tenants, row.mode, row.pattern))
@@ -402,11 +471,19 @@ def render(rows: Sequence[Row], meta: dict[str, str], skipped: Sequence[str]) ->
             if sqlite:
                 versus = f"({versus}) ¹"
         server = f"{row.server_per_request:.2f}" + (" ¹" if sqlite else "")
+        cpu = (
+            ""
+            if row.cpu_us is None
+            else f"{row.cpu_us:,.0f} ({statistics.median(row.client_cpu_us):,.0f} + "
+            f"{statistics.median(row.server_cpu_us):,.0f})"
+        )
+        cpu_versus = None if reference is None or row is reference else row.cpu_overhead(reference)
+        cpu_vs = "—" if cpu_versus is None else f"{cpu_versus * 100:+.1f}%"
         lines.append(
             f"| {VARIANTS[row.key].label} | {row.tenants:,} | {row.mode} | {row.pattern} "
             f"| {row.median_round_us:,.0f} | {row.median_request_us:,.0f} | {versus} "
             f"| {row.statements_per_request:.2f} | {_kinds(row)} | {server} "
-            f"| {row.per_request(row.connections):.2f} |"
+            f"| {row.per_request(row.connections):.2f} | {cpu} | {cpu_vs} |"
         )
     lines += [
         "",
@@ -430,6 +507,14 @@ def render(rows: Sequence[Row], meta: dict[str, str], skipped: Sequence[str]) ->
         "- **server-side/request**: PostgreSQL's own count (`pg_stat_database`): "
         "transactions minus sessions opened, per request (each autocommit statement is one "
         "transaction; each new connection commits one while it logs in).",
+        "- **CPU µs/request**: CPU time, not elapsed time, per request, median over the "
+        "rounds: the client process (`time.process_time`) plus the server processes of the "
+        "variant's sessions and, through PgBouncer, PgBouncer's own (`/proc/<pid>/schedstat` "
+        "before and after each round; a local server only, and only where the sessions "
+        "outlive the round: persistent connections, Django's pool, PgBouncer). Time spent "
+        "waiting for a CPU is not in it, so it moves far less with other load than the "
+        "wall clock; what it misses is waiting itself (the network stack's wake-ups). "
+        "**vs plain (CPU)**: against plain Django's in the same turns.",
         "- ¹ SQLite tenants: the statements are the ones SQLite ran in-process (Django runs "
         "three on every new SQLite connection: a `sqlite_compileoption_used()` check and "
         'two PRAGMAs); the server-side column only sees the PostgreSQL master; "vs plain" '
@@ -639,7 +724,9 @@ def main(argv: Iterable[str] | None = None) -> int:
         if args.micro:
             micro(workers, plan.sizes[0])
             return 0
-        rows, setup = measure(workers, server, plan, say)
+        rows, setup = measure(
+            workers, server, plan, say, bouncer.pid if bouncer is not None else None
+        )
     except WorkerError as exc:
         say(str(exc))
         return 1

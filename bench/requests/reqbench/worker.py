@@ -215,11 +215,14 @@ class Worker:
         gc.collect()
         counting.reset()
         durations: list[int] = []
+        cpu_started = time.process_time_ns()
         started = time.perf_counter_ns()
         self.driver.run(requests, durations, run_length)
         elapsed = time.perf_counter_ns() - started
+        cpu = time.process_time_ns() - cpu_started
         return {
             "ns": elapsed,
+            "cpu_ns": cpu,
             "requests": requests,
             "request_us": [round(ns / 1000, 1) for ns in durations],
             "statements": dict(counting.take()),
