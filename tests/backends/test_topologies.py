@@ -42,15 +42,21 @@ THREADS = 4
 REQUESTS_PER_THREAD = 60
 
 
-@pytest.fixture(scope="module")
-def bouncers() -> Iterator[dict[str, PgBouncer]]:
-    """One PgBouncer per pooling mode, for the whole module; stopped by pid."""
+def required_pgbouncer() -> str:
+    """The pgbouncer executable; a missing one fails where services are required."""
     binary = pgbouncer_binary()
     if binary is None:
         message = "pgbouncer is not installed and could not be installed"
         if services_required():
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
+    return binary
+
+
+@pytest.fixture(scope="module")
+def bouncers() -> Iterator[dict[str, PgBouncer]]:
+    """One PgBouncer per pooling mode, for the whole module; stopped by pid."""
+    binary = required_pgbouncer()
     server = connections["default"].settings_dict
     started: dict[str, PgBouncer] = {}
     try:
@@ -324,9 +330,7 @@ def test_a_tenant_in_maintenance_is_read_only_under_a_bare_use_tenant(
 @pytest.fixture
 def one_server_connection(live_db: None) -> Iterator[PgBouncer]:
     """A transaction-mode PgBouncer with a single server connection for every client."""
-    binary = pgbouncer_binary()
-    if binary is None:
-        pytest.skip("pgbouncer is not installed and could not be installed")
+    binary = required_pgbouncer()
     server = connections["default"].settings_dict
     bouncer = PgBouncer(
         binary,
