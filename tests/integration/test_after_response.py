@@ -8,13 +8,16 @@ ASGI and after a streaming body.
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished
 from django.db import connection
-from django.test import Client
+from django.test import Client, RequestFactory
 
 from omnitenant_context import EMPTY_STATE, TenantContext
 from tests.integration.asgi import asgi_get
@@ -50,6 +53,31 @@ def test_request_finished_receivers_run_in_the_tenant_under_wsgi(
     assert response.status_code == 200
     assert finished_log == [("pair_b", ["note of pair_b"])]
     assert TenantContext.get_state() is EMPTY_STATE
+
+
+def _start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+    return lambda body: None
+
+
+def test_a_tenants_response_is_freed_when_the_server_lets_go_of_it(
+    tenant_pair: tuple[Any, Any], finished_log: list[tuple[str | None, list[str]]]
+) -> None:
+    # Freed by reference counting, not left in a cycle for the garbage collector: a big
+    # body would otherwise stay in memory until the next collection.
+    environ = RequestFactory().get("/whoami/", HTTP_HOST="pair-a.example.test").environ
+    handler = WSGIHandler()
+    gc.disable()
+    try:
+        response = handler(environ, _start_response)
+        assert response.status_code == 200
+        assert b"".join(response)
+        response.close()  # what a WSGI server does once the body is sent
+        freed = weakref.ref(response)
+        del response
+        assert freed() is None
+    finally:
+        gc.enable()
+    assert finished_log == [("pair_a", ["note of pair_a"])]
 
 
 def test_resource_closers_run_in_the_tenant(tenant_pair: tuple[Any, Any]) -> None:

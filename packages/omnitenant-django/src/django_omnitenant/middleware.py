@@ -34,7 +34,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, nullcontext
-from functools import partial
 from types import ModuleType
 from typing import Any, cast
 
@@ -361,15 +360,44 @@ def _tenant_model_overrides_urlconf() -> bool:
     return getattr(model, "get_urlconf", None) is not BaseTenant.get_urlconf
 
 
+class _CloseInState:
+    """A response's ``close()``, run in the request's context state.
+
+    It sits on the response it closes, so it must not keep that response alive in a
+    cycle (response -> its ``close`` -> the response): then every response, with its
+    headers and body, would wait for the garbage collector instead of being freed as soon
+    as the server lets go of it. The first call takes it off the response (the ``close``
+    the response had before comes back), which breaks the cycle; any later call of this
+    object still closes in the request's state.
+    """
+
+    __slots__ = ("_close", "_previous", "_response", "_state")
+
+    def __init__(self, state: ContextState, response: HttpResponseBase) -> None:
+        self._state = state
+        self._response: HttpResponseBase | None = response
+        # A close() set on this response before ours (another wrapper), put back after.
+        self._previous: Callable[[], None] | None = vars(response).get("close")
+        self._close: Callable[[], None] = response.close
+
+    def __call__(self) -> None:
+        response, self._response = self._response, None
+        if response is not None and vars(response).get("close") is self:
+            if self._previous is None:
+                del response.close
+            else:
+                response.close = self._previous  # type: ignore[method-assign]  # restoring its own
+        TenantContext.run_in_state(self._state, self._close)
+
+
 def _keep_tenant_after_return(response: Any, state: ContextState) -> Any:
     """Make what runs after the middleware returned run in the request's tenant too."""
     if state.tenant is None and state.is_empty:  # a tenant's state never is: no call
         return response
     # The servers (WSGI and Django's ASGI handler) call response.close() once the body
     # is sent: it sends request_finished, whose receivers must see the tenant whose
-    # request finished. An attribute of this one response, nothing global; a partial
-    # (no Python frame of its own) around the context's one-call switch.
-    response.close = partial(TenantContext.run_in_state, state, response.close)
+    # request finished. An attribute of this one response, nothing global.
+    response.close = _CloseInState(state, response)
     if not isinstance(response, StreamingHttpResponse):
         return response
     if response.is_async:
