@@ -13,9 +13,13 @@ median and minimum over interleaved rounds. Client-side instructions: run one fo
 callgrind with ``--client FORM COUNT`` at two counts and divide the difference::
 
     python bench/path_statement.py [--rounds 7] [--statements 3000] [--no-pgbouncer]
+    python bench/path_statement.py --pin --schemas 100   # own cluster on its own core
     valgrind --tool=callgrind python bench/path_statement.py --client SET 1200
 
 It creates a database of its own (``omnitenant_bench_pathstmt_<pid>``) and drops it.
+``--schemas N`` rotates over N schemas instead of 10 (what a server pays for reading
+many tenants' tables, with or without a path change); ``--pin`` runs against a cluster of
+the bench's own pinned to one CPU, the script on the other (``bench/issue13.py``).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +40,7 @@ HOST = os.environ.get("BENCH_PGHOST", "127.0.0.1")
 PORT = int(os.environ.get("BENCH_PGPORT", "5432"))
 USER = os.environ.get("BENCH_PGUSER", "postgres")
 # The script's own constant names: the f-strings below build SQL from nothing else.
-SCHEMAS = [f"pathstmt_{number}" for number in range(10)]
+SCHEMAS = [f"pathstmt_{number}" for number in range(10)]  # --schemas N replaces it
 READ = "SELECT id, name FROM t WHERE id = %s"
 
 
@@ -179,7 +183,23 @@ def main() -> None:
     parser.add_argument("--statements", type=int, default=3000)
     parser.add_argument("--no-pgbouncer", action="store_true")
     parser.add_argument("--client", nargs=2, metavar=("FORM", "COUNT"), help=str(CLIENT_FORMS))
+    parser.add_argument("--schemas", type=int, default=10, help="schemas rotated over")
+    parser.add_argument("--pin", action="store_true", help="own cluster, pinned to one CPU")
     args = parser.parse_args()
+    if args.schemas < 1:
+        parser.error("--schemas must be at least 1")
+    SCHEMAS[:] = [f"pathstmt_{number}" for number in range(args.schemas)]
+    with ExitStack() as stack:
+        if args.pin:
+            from issue13 import pinned_cluster
+
+            global PORT  # noqa: PLW0603 - the script's one server, chosen before any use
+            PORT = int(stack.enter_context(pinned_cluster())["BENCH_PGPORT"])
+        run(args)
+
+
+def run(args: argparse.Namespace) -> None:
+    print(f"schemas rotated over: {len(SCHEMAS)}; server on 127.0.0.1:{PORT}")
     with database() as dbname:
         if args.client:
             form, count = CLIENT_FORMS[args.client[0]], int(args.client[1])

@@ -67,9 +67,13 @@ def _run(argv: Sequence[str], *, timeout: float = 120.0) -> None:
 
 
 class SecondCluster:
-    """One running PostgreSQL cluster on 127.0.0.1, its data in a temporary directory."""
+    """One running PostgreSQL cluster on 127.0.0.1, its data in a temporary directory.
 
-    def __init__(self, run: str) -> None:
+    ``settings`` adds to or overrides the ``postgresql.conf`` lines above (the benches
+    give a pinned cluster more shared buffers and connections).
+    """
+
+    def __init__(self, run: str, settings: dict[str, str] | None = None) -> None:
         for binary in ("initdb", "pg_ctl"):
             if not (BIN_DIR / binary).exists():
                 raise RuntimeError(
@@ -79,6 +83,7 @@ class SecondCluster:
         self.data = self.directory / "data"
         self.port = free_port()
         self.user = "postgres"
+        self._settings = {**_SETTINGS, **(settings or {})}
         self._started = False
         if os.geteuid() == 0:
             postgres = pwd.getpwnam("postgres")
@@ -103,7 +108,7 @@ class SecondCluster:
                 "--no-sync",
             ]
         )
-        settings = {**_SETTINGS, "port": str(self.port), "unix_socket_directories": "''"}
+        settings = {**self._settings, "port": str(self.port), "unix_socket_directories": "''"}
         with (self.data / "postgresql.conf").open("a") as conf:
             conf.writelines(f"{key} = {value}\n" for key, value in settings.items())
         (self.data / "pg_hba.conf").write_text("host all all 127.0.0.1/32 trust\n")

@@ -524,6 +524,30 @@ def render(rows: Sequence[Row], meta: dict[str, str], skipped: Sequence[str]) ->
     return "\n".join(lines) + "\n"
 
 
+def ratios(rows: Sequence[Row]) -> list[dict[str, Any]]:
+    """Each tenant row against plain Django's of the same turns, three ways (for --json)."""
+    plain = _references(rows)
+    found = []
+    for row in _sorted(rows):
+        reference = plain.get((row.tenants, row.mode, row.pattern))
+        if reference is None or row is reference:
+            continue
+        found.append(
+            {
+                "variant": row.key,
+                "label": VARIANTS[row.key].label,
+                "tenants": row.tenants,
+                "mode": row.mode,
+                "pattern": row.pattern,
+                "median_request": row.overhead(reference),
+                "round_by_round": row.round_overhead(reference),
+                "cpu": row.cpu_overhead(reference),
+                "statements_per_request": row.statements_per_request,
+            }
+        )
+    return found
+
+
 def render_targets(rows: Sequence[Row]) -> str:
     """Each tenant variant against plain Django, tenant count by tenant count."""
     plain = _references(rows)
@@ -656,6 +680,12 @@ def parse_arguments(argv: Iterable[str] | None) -> argparse.Namespace:
     parser.add_argument("--output", type=Path, default=RESULTS, help="markdown file")
     parser.add_argument("--no-output", action="store_true", help="print only")
     parser.add_argument(
+        "--json",
+        type=Path,
+        metavar="FILE",
+        help="also write each row's ratios to plain Django as JSON (bench:issue13 --repeat)",
+    )
+    parser.add_argument(
         "--profile",
         metavar="VARIANT",
         help="instead: cProfile VARIANT next to plain Django (first tenant count and mode)",
@@ -756,6 +786,7 @@ def main(argv: Iterable[str] | None = None) -> int:
         f"about {ROUND_SECONDS} s, at least {MIN_REQUESTS}); one warm-up request to every "
         "tenant first, and more before each phase (not measured)",
         "command": "hatch run bench:requests " + " ".join(sys.argv[1:]),
+        **({"server": note} if (note := os.environ.get("BENCH_SERVER_NOTE")) else {}),
         "run time": f"{time.monotonic() - started:.0f} s",
     }
     skipped = []
@@ -771,6 +802,9 @@ def main(argv: Iterable[str] | None = None) -> int:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(report)
         say(f"written to {args.output}")
+    if args.json:
+        args.json.write_text(json.dumps({"meta": meta, "rows": ratios(rows)}, indent=1) + "\n")
+        say(f"ratios written to {args.json}")
     return 0
 
 
