@@ -135,13 +135,14 @@ def pinned_cluster() -> Iterator[dict[str, str]]:
     try:
         postmaster = cluster.pid()
         assert postmaster is not None, "the cluster has no postmaster.pid after start"
-        server_cpu, client_cpus = {cpus[-1]}, set(cpus[:-1])
+        server_cpu, client_cpus = cpus[-1], cpus[:-1]
         for pid in [postmaster, *_children(postmaster)]:
-            os.sched_setaffinity(pid, server_cpu)
+            os.sched_setaffinity(pid, {server_cpu})
         os.sched_setaffinity(0, client_cpus)
+        client_list = ",".join(map(str, client_cpus))
         print(
             f"issue13: own PostgreSQL on 127.0.0.1:{cluster.port} (postmaster {postmaster}) "
-            f"pinned to CPU {cpus[-1]}; the bench on CPU {','.join(map(str, sorted(client_cpus)))}",
+            f"pinned to CPU {server_cpu}; the bench on CPU {client_list}",
             file=sys.stderr,
             flush=True,
         )
@@ -151,8 +152,8 @@ def pinned_cluster() -> Iterator[dict[str, str]]:
             # bench/requests/run.py writes it into the report's header.
             "BENCH_SERVER_NOTE": (
                 f"a PostgreSQL cluster of the bench's own (fsync off, shared_buffers "
-                f"{PINNED_SETTINGS['shared_buffers']}) pinned to CPU {cpus[-1]}, the client "
-                f"processes and PgBouncer to CPU {','.join(map(str, sorted(client_cpus)))} "
+                f"{PINNED_SETTINGS['shared_buffers']}) pinned to CPU {server_cpu}, the client "
+                f"processes and PgBouncer to CPU {client_list} "
                 "(`bench:issue13 --pin`)"
             ),
         }

@@ -371,22 +371,22 @@ class _CloseInState:
     object still closes in the request's state.
     """
 
-    __slots__ = ("_close", "_previous", "_response", "_state")
+    __slots__ = ("_close", "_close_was_set", "_response", "_state")
 
     def __init__(self, state: ContextState, response: HttpResponseBase) -> None:
         self._state = state
         self._response: HttpResponseBase | None = response
-        # A close() set on this response before ours (another wrapper), put back after.
-        self._previous: Callable[[], None] | None = vars(response).get("close")
         self._close: Callable[[], None] = response.close
+        # Whether that close() was set on this response (another wrapper), to put back.
+        self._close_was_set = "close" in vars(response)
 
     def __call__(self) -> None:
         response, self._response = self._response, None
         if response is not None and vars(response).get("close") is self:
-            if self._previous is None:
-                del response.close
+            if self._close_was_set:
+                response.close = self._close  # type: ignore[method-assign]  # restoring its own
             else:
-                response.close = self._previous  # type: ignore[method-assign]  # restoring its own
+                del response.close
         TenantContext.run_in_state(self._state, self._close)
 
 
