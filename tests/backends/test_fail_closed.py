@@ -165,6 +165,30 @@ def test_extension_schemas_are_on_every_path(
     connection.close()
 
 
+def test_a_settings_change_reaches_an_open_connection_in_the_same_scope(
+    tenant_factory: TenantFactory, extension_schema: str
+) -> None:
+    # The engine remembers the path of the last context state it saw; a scope that
+    # outlives a change of OMNITENANT_CONFIG (the same state object before and after)
+    # must still get the new path, on the connection already open.
+    acme = tenant_factory("fc_acme")
+    config = {**settings.OMNITENANT_CONFIG, "EXTENSION_SCHEMAS": [extension_schema]}
+    for scope in (TenantContext.use_tenant(acme), TenantContext.use_master_db()):
+        with scope:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT current_schemas(false)")
+                (before,) = cursor.fetchone()
+            assert extension_schema not in before
+            with override_settings(OMNITENANT_CONFIG=config), connection.cursor() as cursor:
+                cursor.execute("SELECT 'ABC'::citext = 'abc'::citext")
+                assert cursor.fetchone() == (True,)
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT current_schemas(false)")
+                (after,) = cursor.fetchone()
+            assert after == before
+    connection.close()
+
+
 def test_an_extension_schema_holding_a_table_is_refused(
     live_db: None, extension_schema: str
 ) -> None:

@@ -210,7 +210,10 @@ class SettingsGroup(Generic[S]):
                     f"and again by {package}."
                 )
         self.specs: tuple[tuple[str, SettingSpec], ...] = tuple(specs)
-        self._loaded: S | None = None
+        #: The settings loaded now; ``None`` before first use and after a change. A new
+        #: object on every load, so a memo made from the settings can keep this one and
+        #: compare identities instead of calling the group (the engine's path memo).
+        self.loaded: S | None = None
         self._lock = threading.Lock()
         _groups.append(self)
 
@@ -220,12 +223,12 @@ class SettingsGroup(Generic[S]):
         Raises:
             OmnitenantConfigurationError: ``OMNITENANT_CONFIG`` is invalid.
         """
-        loaded = self._loaded
+        loaded = self.loaded
         if loaded is None:
             with self._lock:
-                loaded = self._loaded
+                loaded = self.loaded
                 if loaded is None:
-                    loaded = self._loaded = self._load()
+                    loaded = self.loaded = self._load()
         return loaded
 
     def defaults(self) -> Mapping[str, object]:
@@ -234,7 +237,7 @@ class SettingsGroup(Generic[S]):
 
     def reload(self) -> None:
         """Forget the loaded settings; the next call reads them again."""
-        self._loaded = None
+        self.loaded = None
 
     def _load(self) -> S:
         raw = getattr(settings, "OMNITENANT_CONFIG", None) or {}

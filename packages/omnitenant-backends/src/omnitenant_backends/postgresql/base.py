@@ -304,8 +304,10 @@ class DatabaseWrapper(postgresql_base.DatabaseWrapper):
         # transaction pooling it is only trusted inside the transaction that set it.
         self.omnitenant_search_path: tuple[str, ...] | None = None
         # Memo: the last context state seen and the path it maps to. States are
-        # immutable and reused for a whole scope, so an identity check suffices.
+        # immutable and reused for a whole scope, so an identity check suffices; the
+        # settings it was made with likewise (a change loads a new settings object).
         self._memo_state: ContextState | None = None
+        self._memo_settings: object = None
         self._memo_path: tuple[str, ...] = ()
         self._memo_read_only = False
         self._tenant_database_id: str | None = settings_dict.get(TENANT_DATABASE_FLAG) or None
@@ -321,7 +323,8 @@ class DatabaseWrapper(postgresql_base.DatabaseWrapper):
     def _wanted(self) -> tuple[str, ...]:
         """The path the current state needs; also refreshes ``_memo_read_only``."""
         state = TenantContext.get_state()
-        if state is not self._memo_state:
+        if state is not self._memo_state or backend_settings.loaded is not self._memo_settings:
+            self._memo_settings = backend_settings()
             self._memo_path = wanted_search_path(state, tenant_database=self._tenant_database)
             self._memo_read_only = _read_only_in(state, self._tenant_database_id)
             self._memo_state = state
@@ -349,12 +352,13 @@ class DatabaseWrapper(postgresql_base.DatabaseWrapper):
 
     def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
         self.omnitenant_search_path = None
-        if self._uses_pool() or self.omnitenant_pooler is not None:
+        pooled = self._uses_pool()
+        if pooled or self.omnitenant_pooler is not None:
             # A pooled connection comes with whatever path its last user left, and a
             # pooler refuses the start-up options: the first statement carries the path.
             connection = super().get_new_connection(conn_params)
             _check_extension_schemas(connection, self.alias)
-            if self._remembers_pooled_path():
+            if pooled and not self._transaction_pooling:
                 # What the last wrapper that held this pooled connection knew (see _close).
                 self.omnitenant_search_path = getattr(connection, _POOLED_PATH, None)
             return connection
@@ -376,10 +380,15 @@ class DatabaseWrapper(postgresql_base.DatabaseWrapper):
         cursor = super().create_cursor(name)
         if self._path_suspended:
             return cursor
-        if self.omnitenant_master_route or TenantContext.get_state() is not self._memo_state:
+        if (
+            self.omnitenant_master_route
+            or TenantContext.get_state() is not self._memo_state
+            or backend_settings.loaded is not self._memo_settings
+        ):
             wanted = self._wanted()
         else:
-            # The warm path: the memo (path and read-only flag) was made for this state.
+            # The warm path: the memo (path and read-only flag) was made for this state
+            # and these settings.
             wanted = self._memo_path
         # The flag is read only for a read-only tenant: active ones pay nothing for it.
         read_only = self._memo_read_only and not writes_allowed_in_maintenance()
@@ -509,7 +518,8 @@ class DatabaseWrapper(postgresql_base.DatabaseWrapper):
             # Back to the pool: leave what we know on the connection, for its next user.
             # Only outside a transaction: the pool rolls an open one back, and a path
             # set inside it with it.
-            idle = not raw.closed and raw.info.transaction_status == _IDLE
+            # The libpq connection's own status: no ConnectionInfo built per request.
+            idle = not raw.closed and raw.pgconn.transaction_status == _IDLE
             setattr(raw, _POOLED_PATH, self.omnitenant_search_path if idle else None)
         self.omnitenant_search_path = None
         super()._close()  # type: ignore[misc]  # private hook, not in django-stubs
