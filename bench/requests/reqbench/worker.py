@@ -152,6 +152,12 @@ class Worker:
     def mode(self, conn_max_age: int | None, topology: str = "direct") -> dict[str, Any]:
         from django.db import connections
 
+        # Close the pool first: Django finds a wrapper's pool through its settings, and
+        # once they say "no pool" (or "persistent") the open one would be left behind,
+        # with its server sessions.
+        wrapper = connections["default"]
+        if getattr(wrapper, "pool", None) is not None:
+            wrapper.close_pool()
         connections.close_all()
         for entry in connections.settings.values():
             entry["CONN_MAX_AGE"] = conn_max_age
@@ -193,9 +199,6 @@ class Worker:
         elif topology != "direct":
             raise ValueError(f"unknown topology {topology!r}")
         # The wrapper reads its settings when it is made: make it again.
-        wrapper = connections["default"]
-        if getattr(wrapper, "pool", None) is not None:
-            wrapper.close_pool()
         del connections["default"]
 
     def warm(self, requests: int, every_tenant: bool = True, run_length: int = 1) -> dict[str, Any]:
