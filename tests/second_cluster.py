@@ -18,6 +18,7 @@ import contextlib
 import os
 import pwd
 import re
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -70,10 +71,17 @@ class SecondCluster:
     """One running PostgreSQL cluster on 127.0.0.1, its data in a temporary directory.
 
     ``settings`` adds to or overrides the ``postgresql.conf`` lines above (the benches
-    give a pinned cluster more shared buffers and connections).
+    give a pinned cluster more shared buffers and connections). ``wrapper`` is a command
+    the server runs under (``bench/requests/instructions.py`` runs it under callgrind;
+    it then starts slowly, so the start waits longer).
     """
 
-    def __init__(self, run: str, settings: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        run: str,
+        settings: dict[str, str] | None = None,
+        wrapper: Sequence[str] = (),
+    ) -> None:
         for binary in ("initdb", "pg_ctl"):
             if not (BIN_DIR / binary).exists():
                 raise RuntimeError(
@@ -84,6 +92,7 @@ class SecondCluster:
         self.port = free_port()
         self.user = "postgres"
         self._settings = {**_SETTINGS, **(settings or {})}
+        self._wrapper = tuple(wrapper)
         self._started = False
         if os.geteuid() == 0:
             postgres = pwd.getpwnam("postgres")
@@ -152,6 +161,14 @@ class SecondCluster:
 
     def _start(self) -> None:
         """Start the server on its data directory and wait until it accepts connections."""
+        executable = []
+        if self._wrapper:
+            # pg_ctl starts the executable its -p names with the server's arguments.
+            script = self.directory / "postgres-wrapped"
+            command = [*self._wrapper, str(BIN_DIR / "postgres")]
+            script.write_text(f'#!/bin/sh\nexec {shlex.join(command)} "$@"\n')
+            script.chmod(0o755)
+            executable = ["-p", str(script)]
         _run(
             [
                 str(BIN_DIR / "pg_ctl"),
@@ -159,11 +176,13 @@ class SecondCluster:
                 str(self.data),
                 "-l",
                 str(self.directory / "server.log"),
+                *executable,
                 "-w",
                 "-t",
-                "60",
+                "300" if self._wrapper else "60",
                 "start",
-            ]
+            ],
+            timeout=330.0,
         )
 
     def stop(self) -> None:

@@ -87,13 +87,17 @@ class WorkerError(RuntimeError):
 class Worker:
     """A variant's process, driven over a JSON-lines pipe."""
 
-    def __init__(self, key: str, env: dict[str, str], logs: Path) -> None:
+    def __init__(
+        self, key: str, env: dict[str, str], logs: Path, prefix: Sequence[str] = ()
+    ) -> None:
+        """``prefix``: a command the worker runs under (``bench/requests/instructions.py``
+        runs it under callgrind)."""
         self.key = key
         self.variant = VARIANTS[key]
         self.log_path = logs / f"{key}.log"
         self._log: IO[bytes] = self.log_path.open("wb")
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "reqbench.worker", key],
+            [*prefix, sys.executable, "-m", "reqbench.worker", key],
             cwd=HERE,
             env=env,
             stdin=subprocess.PIPE,
@@ -102,7 +106,7 @@ class Worker:
             text=True,
             bufsize=1,
         )
-        self._read()  # {"ready": ...}
+        self.pid = int(self._read()["pid"])  # {"ready": ..., "pid": ...}
 
     def _read(self) -> dict[str, Any]:
         assert self.process.stdout is not None
