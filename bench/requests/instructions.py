@@ -61,7 +61,7 @@ RESULTS = ROOT / "bench" / "results" / "instructions.md"
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
-from run import DATABASE_PREFIX, Worker, WorkerError  # noqa: E402 - needs the path above
+from run import DATABASE_PREFIX, Server, Worker, WorkerError  # noqa: E402 - needs the path above
 
 from tests.second_cluster import SecondCluster  # noqa: E402 - needs the path above
 
@@ -188,25 +188,23 @@ def measure_row(
     worker: Worker,
     *,
     client: ClientCounter,
+    server: Server,
     server_directory: Path,
     conn_max_age: int | None,
     topology: str,
     run_length: int,
     requests: tuple[int, int],
 ) -> tuple[Counts, Counts]:
-    """(client, server) counts of ``requests[1] - requests[0]`` requests."""
-    from run import Server
+    """(client, server) counts of ``requests[1] - requests[0]`` requests.
 
+    ``server`` is the bench's own session on the cluster (it finds the worker's).
+    """
     found: list[tuple[Counts, Counts]] = []
     for count in requests:
         worker.send("mode", conn_max_age=conn_max_age, topology=topology)
         worker.send("warm", requests=WARM_REQUESTS, run_length=run_length)
         client_counts = client.measure(count, run_length)
-        server = Server()
-        try:
-            pids = server.backend_pids(worker.variant.database_stem)
-        finally:
-            server.connection.close()
+        pids = server.backend_pids(worker.variant.database_stem)
         if not pids:
             raise WorkerError(f"{worker.key}: no server session after the round")
         # Closing the connections (and the pool) ends the backends: callgrind writes then.
@@ -219,9 +217,9 @@ def measure_row(
     return client_high - client_low, server_high - server_low
 
 
-def analyse_all(cluster: object) -> None:
+def analyse_all(cluster: SecondCluster) -> None:
     """ANALYZE every scratch database (autovacuum is off: statistics must not change later)."""
-    with cluster.connect() as admin:  # type: ignore[attr-defined]
+    with cluster.connect() as admin:
         names = [
             str(row[0])
             for row in admin.execute(
@@ -230,7 +228,7 @@ def analyse_all(cluster: object) -> None:
             )
         ]
     for name in names:
-        with cluster.connect(name) as connection:  # type: ignore[attr-defined]
+        with cluster.connect(name) as connection:
             connection.execute("ANALYZE")
 
 
@@ -251,7 +249,10 @@ def parse_arguments(argv: Iterable[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-output", action="store_true", help="print only")
     args = parser.parse_args(list(argv) if argv is not None else None)
     args.sizes = [int(value) for value in args.tenants.split(",")]
-    low, high = (int(value) for value in args.requests.split(","))
+    try:
+        low, high = (int(value) for value in args.requests.split(","))
+    except ValueError:
+        parser.error("--requests wants K1,K2: two whole numbers")
     if not 0 < low < high:
         parser.error("--requests wants K1,K2 with 0 < K1 < K2")
     args.counts = (low, high)
@@ -308,32 +309,37 @@ def measure_all(
     """Every row at every tenant count, both variants."""
     results: Results = []
     counters = {worker.key: ClientCounter(worker, scratch) for worker in workers}
-    for tenants in args.sizes:
-        say(f"{tenants} tenants: making them ...")
-        for worker in workers:
-            worker.send("grow", tenants=tenants)
-        analyse_all(cluster)
-        for worker in workers:
-            # A first session after ANALYZE pays one-off costs (new statistics, cache
-            # invalidations): spent here, outside every measured pair.
-            worker.send("mode", conn_max_age=None, topology="direct")
-            worker.send("warm", requests=WARM_REQUESTS)
-            worker.send("mode", conn_max_age=None, topology="direct")
-        for label, conn_max_age, topology, run_length in args.rows:
-            by_variant = {}
+    server = Server()  # one session for the whole run; its statements are not counted
+    try:
+        for tenants in args.sizes:
+            say(f"{tenants} tenants: making them ...")
             for worker in workers:
-                say(f"  {label}: {worker.key}")
-                by_variant[worker.key] = measure_row(
-                    worker,
-                    client=counters[worker.key],
-                    server_directory=server_directory,
-                    conn_max_age=conn_max_age,
-                    topology=topology,
-                    run_length=run_length,
-                    requests=args.counts,
-                )
-            results.append((tenants, label, by_variant))
-            say(render([results[-1]], args.counts[1] - args.counts[0], {}).splitlines()[-1])
+                worker.send("grow", tenants=tenants)
+            analyse_all(cluster)
+            for worker in workers:
+                # A first session after ANALYZE pays one-off costs (new statistics, cache
+                # invalidations): spent here, outside every measured pair.
+                worker.send("mode", conn_max_age=None, topology="direct")
+                worker.send("warm", requests=WARM_REQUESTS)
+                worker.send("mode", conn_max_age=None, topology="direct")
+            for label, conn_max_age, topology, run_length in args.rows:
+                by_variant = {}
+                for worker in workers:
+                    say(f"  {label}: {worker.key}")
+                    by_variant[worker.key] = measure_row(
+                        worker,
+                        client=counters[worker.key],
+                        server=server,
+                        server_directory=server_directory,
+                        conn_max_age=conn_max_age,
+                        topology=topology,
+                        run_length=run_length,
+                        requests=args.counts,
+                    )
+                results.append((tenants, label, by_variant))
+                say(render([results[-1]], args.counts[1] - args.counts[0], {}).splitlines()[-1])
+    finally:
+        server.connection.close()
     return results
 
 
