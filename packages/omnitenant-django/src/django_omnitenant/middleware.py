@@ -237,7 +237,10 @@ class TenantMiddleware:
     # -- resolution -------------------------------------------------------------------
 
     def _resolve(self, request: HttpRequest) -> _Resolution:
-        conf, resolver = self._configure()
+        conf = app_settings()
+        resolver = self._resolver
+        if resolver is None or conf is not self._built_from:
+            conf, resolver = self._configure()
         try:
             host = _accepted_host(request)
         except (InvalidHost, DisallowedHost):
@@ -378,11 +381,11 @@ class _CloseInState:
         self._response: HttpResponseBase | None = response
         self._close: Callable[[], None] = response.close
         # Whether that close() was set on this response (another wrapper), to put back.
-        self._close_was_set = "close" in vars(response)
+        self._close_was_set = "close" in response.__dict__
 
     def __call__(self) -> None:
         response, self._response = self._response, None
-        if response is not None and vars(response).get("close") is self:
+        if response is not None and response.__dict__.get("close") is self:
             if self._close_was_set:
                 response.close = self._close  # type: ignore[method-assign]  # restoring its own
             else:

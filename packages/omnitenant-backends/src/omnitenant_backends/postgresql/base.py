@@ -67,7 +67,11 @@ from omnitenant_backends._sql import (
     search_path_bytes,
     set_search_path_text,
 )
-from omnitenant_backends.conf import OmnitenantConfigurationError, backend_settings
+from omnitenant_backends.conf import (
+    BackendSettings,
+    OmnitenantConfigurationError,
+    backend_settings,
+)
 from omnitenant_backends.postgresql.schema import DatabaseSchemaEditor
 from omnitenant_context import ContextState, IsolationType, TenantContext
 from omnitenant_context.observe import emit
@@ -110,8 +114,13 @@ def wanted_search_path(
     every tenant path leaves the shared schema out now.
     """
     del exclusive
-    conf = backend_settings()
-    public = conf.public_schema
+    return _path_in(state, backend_settings(), tenant_database, master_route)
+
+
+def _path_in(
+    state: ContextState, conf: BackendSettings, tenant_database: bool, master_route: bool
+) -> tuple[str, ...]:
+    """:func:`wanted_search_path` with the settings already read (the engine's memo)."""
     schema = None if master_route else state.schema
     if schema is None and not master_route:
         tenant = state.tenant
@@ -122,8 +131,11 @@ def wanted_search_path(
             and tenant.isolation_type == IsolationType.SCHEMA
         ):
             schema = tenant.schema_name
-    head = public if schema is None else schema
-    return (head, *(name for name in conf.extension_schemas if name != head))
+    head = conf.public_schema if schema is None else schema
+    extensions = conf.extension_schemas
+    if not extensions:  # the usual case, without a generator per switch
+        return (head,)
+    return (head, *(name for name in extensions if name != head))
 
 
 def _pooler_mode(settings_dict: dict[str, Any], alias: str) -> PoolerMode | None:
@@ -168,15 +180,12 @@ ORDER BY 1
 """
 
 
-def _check_extension_schemas(raw: Any, alias: str) -> None:
+def _check_extension_schemas(raw: Any, alias: str, schemas: tuple[str, ...]) -> None:
     """Refuse ``EXTENSION_SCHEMAS`` that hold relations of their own (once per process).
 
     Relations an extension owns (PostGIS's ``spatial_ref_sys``) are allowed; anything else
     would be found by an unqualified name that is missing from a tenant's schema.
     """
-    schemas = backend_settings().extension_schemas
-    if not schemas:
-        return
     key = (alias, str(raw.info.dbname), schemas)
     if key in _checked_extension_schemas:
         return
@@ -307,7 +316,7 @@ class DatabaseWrapper(postgresql_base.DatabaseWrapper):
         # immutable and reused for a whole scope, so an identity check suffices; the
         # settings it was made with likewise (a change loads a new settings object).
         self._memo_state: ContextState | None = None
-        self._memo_settings: object = None
+        self._memo_settings: BackendSettings | None = None
         self._memo_path: tuple[str, ...] = ()
         self._memo_read_only = False
         self._tenant_database_id: str | None = settings_dict.get(TENANT_DATABASE_FLAG) or None
@@ -323,15 +332,14 @@ class DatabaseWrapper(postgresql_base.DatabaseWrapper):
     def _wanted(self) -> tuple[str, ...]:
         """The path the current state needs; also refreshes ``_memo_read_only``."""
         state = TenantContext.get_state()
-        if state is not self._memo_state or backend_settings.loaded is not self._memo_settings:
-            self._memo_settings = backend_settings()
-            self._memo_path = wanted_search_path(state, tenant_database=self._tenant_database)
+        conf = self._memo_settings
+        if conf is None or state is not self._memo_state or backend_settings.loaded is not conf:
+            conf = self._memo_settings = backend_settings()
+            self._memo_path = _path_in(state, conf, self._tenant_database, False)
             self._memo_read_only = _read_only_in(state, self._tenant_database_id)
             self._memo_state = state
         if self.omnitenant_master_route:
-            return wanted_search_path(
-                state, tenant_database=self._tenant_database, master_route=True
-            )
+            return _path_in(state, conf, self._tenant_database, True)
         return self._memo_path
 
     def _uses_pool(self) -> bool:
@@ -353,27 +361,29 @@ class DatabaseWrapper(postgresql_base.DatabaseWrapper):
     def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
         self.omnitenant_search_path = None
         pooled = self._uses_pool()
+        known: tuple[str, ...] | None = None
         if pooled or self.omnitenant_pooler is not None:
             # A pooled connection comes with whatever path its last user left, and a
             # pooler refuses the start-up options: the first statement carries the path.
             connection = super().get_new_connection(conn_params)
-            _check_extension_schemas(connection, self.alias)
             if pooled and not self._transaction_pooling:
                 # What the last wrapper that held this pooled connection knew (see _close).
-                self.omnitenant_search_path = getattr(connection, _POOLED_PATH, None)
-            return connection
-        wanted = self._wanted()
-        options = [conn_params.get("options", ""), f"-c search_path={','.join(wanted)}"]
-        timezone = self.timezone_name
-        if timezone and _SAFE_OPTION_VALUE.fullmatch(timezone):
-            # Django would otherwise send set_config('TimeZone', ...) on every new
-            # connection; in the start-up packet it costs no round trip.
-            options.append(f"-c TimeZone={timezone}")
-        connection = super().get_new_connection(
-            {**conn_params, "options": " ".join(option for option in options if option)}
-        )
-        _check_extension_schemas(connection, self.alias)
-        self.omnitenant_search_path = wanted
+                known = getattr(connection, _POOLED_PATH, None)
+        else:
+            known = self._wanted()
+            options = [conn_params.get("options", ""), f"-c search_path={','.join(known)}"]
+            timezone = self.timezone_name
+            if timezone and _SAFE_OPTION_VALUE.fullmatch(timezone):
+                # Django would otherwise send set_config('TimeZone', ...) on every new
+                # connection; in the start-up packet it costs no round trip.
+                options.append(f"-c TimeZone={timezone}")
+            connection = super().get_new_connection(
+                {**conn_params, "options": " ".join(option for option in options if option)}
+            )
+        extension_schemas = backend_settings().extension_schemas
+        if extension_schemas:  # most projects have none: no call per connection
+            _check_extension_schemas(connection, self.alias, extension_schemas)
+        self.omnitenant_search_path = known
         return connection
 
     def create_cursor(self, name: str | None = None) -> Any:
@@ -507,17 +517,14 @@ class DatabaseWrapper(postgresql_base.DatabaseWrapper):
         finally:
             self._path_suspended = False
 
-    def _remembers_pooled_path(self) -> bool:
-        # Django's pool hands one server session from wrapper to wrapper, so the path can
-        # travel with it; not through a transaction-mode pooler, where nothing survives.
-        return self._uses_pool() and not self._transaction_pooling
-
     def _close(self) -> None:
         raw = self.connection
-        if raw is not None and self._remembers_pooled_path():
-            # Back to the pool: leave what we know on the connection, for its next user.
-            # Only outside a transaction: the pool rolls an open one back, and a path
-            # set inside it with it.
+        if raw is not None and not self._transaction_pooling and self._uses_pool():
+            # Back to Django's pool, which hands one server session from wrapper to
+            # wrapper: leave what we know on the connection, for its next user (not
+            # through a transaction-mode pooler, where nothing survives). Only outside a
+            # transaction: the pool rolls an open one back, and a path set inside it with
+            # it.
             # The libpq connection's own status: no ConnectionInfo built per request.
             idle = not raw.closed and raw.pgconn.transaction_status == _IDLE
             setattr(raw, _POOLED_PATH, self.omnitenant_search_path if idle else None)
