@@ -19,8 +19,11 @@ processes a request runs in.
 
 Every row is measured twice per variant, with ``K1`` and ``K2`` requests (each after its
 own warm-up, on new connections), and reports the difference divided by ``K2 - K1``: what
-a round costs once (the worker's ``gc.collect()``, the connection's first statements) drops
-out. Two runs of the same code give the same counts to within a few hundred instructions.
+a round costs once (the connection's first statements) drops out. The worker's full
+garbage collection before a round runs before counting starts: it walks the whole heap,
+and the heap's small differences between two rounds did not drop out (they moved a row by
+up to a point). Two runs of the same code give the same counts to within a few hundred
+instructions.
 
 "Estimated cycles" weighs misses the way callgrind's documentation suggests for a rough
 cycle count: instructions + 10 x mispredicted branches + 10 x first-level cache misses +
@@ -175,9 +178,13 @@ class ClientCounter:
             )
 
     def measure(self, requests: int, run_length: int) -> Counts:
+        # The round's full garbage collection first, uncounted: it walks the whole heap,
+        # whose size differs a little from one round to the next, and that difference,
+        # divided by K2 - K1, moved a row by up to a point (more at 100 tenants).
+        self.worker.send("collect")
         self._control("--zero")
         self._control("--instr=on")
-        self.worker.send("round", requests=requests, run_length=run_length)
+        self.worker.send("round", requests=requests, run_length=run_length, collect=False)
         self._control("--instr=off")
         self._control("--dump")
         self.dumps += 1

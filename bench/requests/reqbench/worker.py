@@ -16,6 +16,8 @@ JSON line on stdout (anything else the process prints goes to stderr):
 * ``{"cmd": "round", "requests": M, "run_length": 1}``: M requests, round-robin over all
   tenants (``run_length`` in a row to each), timed (the round, and each request), with
   the statements they sent and the connections they opened;
+* ``{"cmd": "collect"}``: a full garbage collection (which ``round`` starts with, unless
+  given ``"collect": false``);
 * ``{"cmd": "close"}``: close every connection (so the server flushes its statistics);
 * ``{"cmd": "profile", "requests": M, "sort": "cumulative"}``: M requests under cProfile;
 * ``{"cmd": "micro"}``: the pieces of omnitenant's request path, timed one by one;
@@ -214,8 +216,14 @@ class Worker:
             "seconds_per_request": (finished - settled) / max(requests, 1),
         }
 
-    def round(self, requests: int, run_length: int = 1) -> dict[str, Any]:
+    def collect(self) -> dict[str, Any]:
+        """A full garbage collection, now (``bench:instructions``, outside the counting)."""
         gc.collect()
+        return {}
+
+    def round(self, requests: int, run_length: int = 1, collect: bool = True) -> dict[str, Any]:
+        if collect:
+            gc.collect()
         counting.reset()
         durations: list[int] = []
         cpu_started = time.process_time_ns()
@@ -274,6 +282,7 @@ def main() -> None:
         "mode": worker.mode,
         "warm": worker.warm,
         "round": worker.round,
+        "collect": worker.collect,
         "close": worker.close,
         "profile": worker.profile,
         "micro": worker.micro,
