@@ -19,7 +19,8 @@ JSON line on stdout (anything else the process prints goes to stderr):
 * ``{"cmd": "collect"}``: a full garbage collection (which ``round`` starts with, unless
   given ``"collect": false``);
 * ``{"cmd": "close"}``: close every connection (so the server flushes its statistics);
-* ``{"cmd": "profile", "requests": M, "sort": "cumulative"}``: M requests under cProfile;
+* ``{"cmd": "profile", "requests": M, "sort": "cumulative", "run_length": 1}``: M
+  requests under cProfile;
 * ``{"cmd": "micro"}``: the pieces of omnitenant's request path, timed one by one;
 * ``{"cmd": "quit"}``.
 
@@ -251,10 +252,12 @@ class Worker:
 
         return {"lines": breakdown(self.driver)}
 
-    def profile(self, requests: int, sort: str = "cumulative", limit: int = 40) -> dict[str, Any]:
+    def profile(
+        self, requests: int, sort: str = "cumulative", limit: int = 40, run_length: int = 1
+    ) -> dict[str, Any]:
         profiler = cProfile.Profile()
         profiler.enable()
-        self.driver.run(requests)
+        self.driver.run(requests, run_length=run_length)
         profiler.disable()
         out = io.StringIO()
         stats = pstats.Stats(profiler, stream=out)
