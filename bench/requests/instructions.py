@@ -66,6 +66,7 @@ sys.path.insert(0, str(HERE))
 
 from run import DATABASE_PREFIX, Server, Worker, WorkerError  # noqa: E402 - needs the path above
 
+from tests.backends.pgbouncer import PgBouncer, pgbouncer_binary  # noqa: E402 - needs the path above
 from tests.second_cluster import SecondCluster  # noqa: E402 - needs the path above
 
 VARIANTS = ("plain", "omni_schema")
@@ -89,8 +90,9 @@ ROWS = (
     ("persistent, every request switches", None, "direct", 1),
     ("persistent, runs of 10 per tenant", None, "direct", 10),
     ("Django's pool, every request switches", 0, "pool", 1),
+    ("PgBouncer (transaction mode), every request switches", None, "pgbouncer", 1),
 )
-ROW_KEYS = ("switching", "runs", "pool")
+ROW_KEYS = ("switching", "runs", "pool", "pgbouncer")
 WARM_REQUESTS = 100
 CALLGRIND_CONTROL = shutil.which("callgrind_control") or "callgrind_control"
 EVENTS = ("Ir", "I1mr", "D1mr", "D1mw", "ILmr", "DLmr", "DLmw", "Bcm", "Bim")
@@ -157,71 +159,114 @@ def read_totals(path: Path, timeout: float = 120.0) -> Counts:
         time.sleep(0.2)
 
 
-class ClientCounter:
-    """Switches a worker's instrumentation on and off and reads what it counted."""
+class ProcessCounter:
+    """Switches one process's instrumentation on and off and reads what it counted.
 
-    def __init__(self, worker: Worker, directory: Path) -> None:
-        self.worker = worker
+    The process runs under callgrind with ``--instr-atstart=no`` and
+    ``--callgrind-out-file=<directory>/<name>.%p``. ``user``: the OS user it runs as, when
+    not this one (valgrind's ``vgdb`` must be allowed to trace it: same user).
+    """
+
+    def __init__(self, pid: int, directory: Path, name: str, user: str | None = None) -> None:
+        self.pid = pid
         self.directory = directory
+        self.name = name
+        self.user = user
         self.dumps = 0
 
     def _control(self, *arguments: str) -> None:
-        done = subprocess.run(  # noqa: S603 - valgrind's own tool, our worker's pid
-            [CALLGRIND_CONTROL, *arguments, str(self.worker.pid)],
+        done = subprocess.run(  # noqa: S603 - valgrind's own tool, a process we started
+            [CALLGRIND_CONTROL, *arguments, str(self.pid)],
             capture_output=True,
             text=True,
             check=False,
+            user=self.user,
+            group=None if self.user is None else pwd.getpwnam(self.user).pw_gid,
+            extra_groups=None if self.user is None else [],
         )
         if done.returncode != 0 or "Error" in done.stdout:
             raise WorkerError(
                 f"callgrind_control {' '.join(arguments)}: {done.stdout}{done.stderr}"
             )
 
-    def measure(self, requests: int, run_length: int) -> Counts:
-        # The round's full garbage collection first, uncounted: it walks the whole heap,
-        # whose size differs a little from one round to the next, and that difference,
-        # divided by K2 - K1, moved a row by up to a point (more at 100 tenants).
-        self.worker.send("collect")
+    def start(self) -> None:
         self._control("--zero")
         self._control("--instr=on")
-        self.worker.send("round", requests=requests, run_length=run_length, collect=False)
+
+    def stop(self) -> Counts:
         self._control("--instr=off")
         self._control("--dump")
         self.dumps += 1
-        return read_totals(self.directory / f"client.{self.worker.pid}.{self.dumps}")
+        return read_totals(self.directory / f"{self.name}.{self.pid}.{self.dumps}")
+
+
+class Pooler:
+    """The PgBouncer of the PgBouncer row, under callgrind, and how to empty its pool."""
+
+    def __init__(self, bouncer: PgBouncer, directory: Path) -> None:
+        self.bouncer = bouncer
+        # Started as nobody when this is root (PgBouncer refuses root).
+        user = "nobody" if os.geteuid() == 0 else None
+        self.counter = ProcessCounter(bouncer.pid, directory, "pgbouncer", user)
+
+    def drop_server_connections(self, database: str) -> None:
+        """End PgBouncer's server sessions on ``database`` (so their backends exit)."""
+        self.bouncer.admin(f'KILL "{database}"')
+        self.bouncer.admin(f'RESUME "{database}"')
+
+
+#: Per process (client, server, PgBouncer): counts of one round, or of the difference.
+Row = tuple[Counts, Counts, Counts]
 
 
 def measure_row(
     worker: Worker,
     *,
-    client: ClientCounter,
+    client: ProcessCounter,
     server: Server,
     server_directory: Path,
+    pooler: Pooler | None,
     conn_max_age: int | None,
     topology: str,
     run_length: int,
     requests: tuple[int, int],
-) -> tuple[Counts, Counts]:
-    """(client, server) counts of ``requests[1] - requests[0]`` requests.
+) -> Row:
+    """(client, server, PgBouncer) counts of ``requests[1] - requests[0]`` requests.
 
-    ``server`` is the bench's own session on the cluster (it finds the worker's).
+    ``server`` is the bench's own session on the cluster (it finds the worker's);
+    ``pooler`` is counted only when the row goes through it.
     """
-    found: list[tuple[Counts, Counts]] = []
+    through_pooler = pooler if topology == "pgbouncer" else None
+    found: list[Row] = []
     for count in requests:
         worker.send("mode", conn_max_age=conn_max_age, topology=topology)
         worker.send("warm", requests=WARM_REQUESTS, run_length=run_length)
-        client_counts = client.measure(count, run_length)
+        # The round's full garbage collection first, uncounted: it walks the whole heap,
+        # whose size differs a little from one round to the next, and that difference,
+        # divided by K2 - K1, moved a row by up to a point (more at 100 tenants).
+        worker.send("collect")
+        client.start()
+        if through_pooler is not None:
+            through_pooler.counter.start()
+        worker.send("round", requests=count, run_length=run_length, collect=False)
+        client_counts = client.stop()
+        pooler_counts = ZERO if through_pooler is None else through_pooler.counter.stop()
         pids = server.backend_pids(worker.variant.database_stem)
         if not pids:
             raise WorkerError(f"{worker.key}: no server session after the round")
         # Closing the connections (and the pool) ends the backends: callgrind writes then.
         worker.send("mode", conn_max_age=conn_max_age, topology=topology)
+        if through_pooler is not None:
+            # PgBouncer keeps its server sessions: end them too.
+            through_pooler.drop_server_connections(
+                f"{DATABASE_PREFIX}{worker.variant.database_stem}"
+            )
         server_counts = ZERO
         for pid in pids:
             server_counts += read_totals(server_directory / f"server.{pid}")
-        found.append((client_counts, server_counts))
-    (client_low, server_low), (client_high, server_high) = found
-    return client_high - client_low, server_high - server_low
+        found.append((client_counts, server_counts, pooler_counts))
+    low, high = found
+    return high[0] - low[0], high[1] - low[1], high[2] - low[2]
 
 
 def analyse_all(cluster: SecondCluster) -> None:
@@ -270,7 +315,7 @@ def parse_arguments(argv: Iterable[str] | None) -> argparse.Namespace:
     return args
 
 
-Results = list[tuple[int, str, dict[str, tuple[Counts, Counts]]]]
+Results = list[tuple[int, str, dict[str, Row]]]
 
 
 def render(results: Results, requests: int, meta: dict[str, str]) -> str:
@@ -279,27 +324,26 @@ def render(results: Results, requests: int, meta: dict[str, str]) -> str:
         "",
         *(f"- {name}: {value}" for name, value in meta.items()),
         "",
-        "Per request: the worker process (client) and the server's statement work "
-        "(server); est. cycles = instructions + 10 x mispredicted branches + 10 x L1 "
-        "misses + 100 x last-level misses. "
-        "The last column adds both processes' estimated cycles.",
+        "Per request: the worker process (client), the server's statement work "
+        "(server) and, in its row, the whole PgBouncer process; est. cycles = "
+        "instructions + 10 x mispredicted branches + 10 x L1 misses + 100 x last-level "
+        "misses. The last column adds every process's estimated cycles.",
         "",
         "| tenants | connection, requests | client instr. plain | omnitenant | client "
         "est. cycles, omnitenant vs plain | server instr. plain | omnitenant | "
-        "client + server est. cycles vs plain |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|",
+        "PgBouncer instr. plain | omnitenant | all processes, est. cycles vs plain |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for tenants, label, by_variant in results:
-        plain_client, plain_server = by_variant["plain"]
-        omni_client, omni_server = by_variant["omni_schema"]
-        pc_ir, pc_cy = plain_client.per(requests)
-        oc_ir, oc_cy = omni_client.per(requests)
-        ps_ir, ps_cy = plain_server.per(requests)
-        os_ir, os_cy = omni_server.per(requests)
+        plain = [counts.per(requests) for counts in by_variant["plain"]]
+        omni = [counts.per(requests) for counts in by_variant["omni_schema"]]
+        (pc_ir, pc_cy), (ps_ir, _), (pp_ir, _) = plain
+        (oc_ir, oc_cy), (os_ir, _), (op_ir, _) = omni
+        pooler = f"{pp_ir:,.0f} | {op_ir:,.0f} ({op_ir / pp_ir - 1:+.1%})" if pp_ir else "— | —"
+        both = sum(cycles for _, cycles in omni) / sum(cycles for _, cycles in plain) - 1
         lines.append(
             f"| {tenants:,} | {label} | {pc_ir:,.0f} | {oc_ir:,.0f} ({oc_ir / pc_ir - 1:+.1%}) "
-            f"| {oc_cy / pc_cy - 1:+.1%} | {ps_ir:,.0f} | {os_ir:,.0f} | "
-            f"{(oc_cy + os_cy) / (pc_cy + ps_cy) - 1:+.1%} |"
+            f"| {oc_cy / pc_cy - 1:+.1%} | {ps_ir:,.0f} | {os_ir:,.0f} | {pooler} | {both:+.1%} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -310,12 +354,13 @@ def measure_all(
     cluster: SecondCluster,
     server_directory: Path,
     scratch: Path,
+    pooler: Pooler | None,
     args: argparse.Namespace,
     say: Callable[[str], None],
 ) -> Results:
     """Every row at every tenant count, both variants."""
     results: Results = []
-    counters = {worker.key: ClientCounter(worker, scratch) for worker in workers}
+    counters = {worker.key: ProcessCounter(worker.pid, scratch, "client") for worker in workers}
     server = Server()  # one session for the whole run; its statements are not counted
     try:
         for tenants in args.sizes:
@@ -338,6 +383,7 @@ def measure_all(
                         client=counters[worker.key],
                         server=server,
                         server_directory=server_directory,
+                        pooler=pooler,
                         conn_max_age=conn_max_age,
                         topology=topology,
                         run_length=run_length,
@@ -365,6 +411,32 @@ def start_cluster(server_directory: Path) -> SecondCluster:
             f"--callgrind-out-file={server_directory}/server.%p",
         ],
     )
+
+
+def start_pooler(server_port: int, directory: Path) -> Pooler:
+    """A stock PgBouncer in transaction mode in front of the cluster, under callgrind.
+
+    Its counts go to ``directory`` (shared with the server's, writable by both users:
+    PgBouncer drops root for ``nobody``).
+    """
+    binary = pgbouncer_binary()
+    if binary is None:
+        raise WorkerError("pgbouncer is not installed (Debian package 'pgbouncer')")
+    if os.geteuid() == 0:
+        directory.chmod(0o777)
+    bouncer = PgBouncer(
+        binary,
+        pool_mode="transaction",
+        server_port=server_port,
+        user="postgres",
+        pool_size=4,
+        wrapper=[
+            *CALLGRIND,
+            "--instr-atstart=no",
+            f"--callgrind-out-file={directory}/pgbouncer.%p",
+        ],
+    )
+    return Pooler(bouncer, directory)
 
 
 def main(argv: Iterable[str] | None = None) -> int:
@@ -406,23 +478,31 @@ def main(argv: Iterable[str] | None = None) -> int:
         f"--callgrind-out-file={scratch}/client.%p",
     ]
     workers: list[Worker] = []
+    pooler: Pooler | None = None
     try:
+        if any(topology == "pgbouncer" for _, _, topology, _ in args.rows):
+            say("starting PgBouncer (transaction mode) under callgrind ...")
+            pooler = start_pooler(cluster.port, server_directory)
+            env["BENCH_PGBOUNCER_PORT"] = str(pooler.bouncer.port)
         workers = [Worker(key, env, scratch, prefix=client_prefix) for key in VARIANTS]
         results = measure_all(
             workers,
             cluster=cluster,
             server_directory=server_directory,
             scratch=scratch,
+            pooler=pooler,
             args=args,
             say=say,
         )
-    except WorkerError as exc:
+    except (WorkerError, RuntimeError) as exc:
         say(str(exc))
         return 1
     finally:
-        say("stopping the workers and the cluster ...")
+        say("stopping the workers, PgBouncer and the cluster ...")
         for worker in workers:
             worker.stop()
+        if pooler is not None:
+            pooler.bouncer.stop()
         cluster.stop()
         shutil.rmtree(scratch, ignore_errors=True)
         shutil.rmtree(server_directory, ignore_errors=True)

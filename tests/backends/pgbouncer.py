@@ -17,6 +17,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -54,9 +55,19 @@ class PgBouncer:
     """One running PgBouncer in front of the local PostgreSQL server."""
 
     def __init__(
-        self, binary: str, *, pool_mode: str, server_port: int, user: str, pool_size: int
+        self,
+        binary: str,
+        *,
+        pool_mode: str,
+        server_port: int,
+        user: str,
+        pool_size: int,
+        wrapper: Sequence[str] = (),
     ) -> None:
+        """``wrapper``: a command PgBouncer runs under (``bench:instructions``: callgrind)."""
         self.pool_mode = pool_mode
+        # Under a wrapper such as valgrind, start-up takes seconds instead of milliseconds.
+        self._start_timeout = 120.0 if wrapper else 5.0
         self.user = user
         self.directory = Path(tempfile.mkdtemp(prefix=f"omnitenant-pgbouncer-{pool_mode}-"))
         self.port = _free_port()
@@ -84,21 +95,49 @@ class PgBouncer:
                 ]
             )
         )
-        command = [binary, "-d"]
+        # Under a wrapper (valgrind): in the foreground, and started as the unprivileged
+        # user. A daemon's parent exits at once, and a process that drops root after
+        # valgrind made its control pipes can no longer open them (callgrind_control).
+        command = [*wrapper, binary] if wrapper else [binary, "-d"]
+        run_as: pwd.struct_passwd | None = None
         if os.geteuid() == 0:
             # PgBouncer refuses to run as root; it drops to this user itself.
-            command += ["-u", "nobody"]
-            nobody = pwd.getpwnam("nobody")
-            os.chown(self.directory, nobody.pw_uid, nobody.pw_gid)
+            run_as = pwd.getpwnam("nobody")
+            if not wrapper:
+                command += ["-u", "nobody"]
+            os.chown(self.directory, run_as.pw_uid, run_as.pw_gid)
             for path in self.directory.iterdir():
-                os.chown(path, nobody.pw_uid, nobody.pw_gid)
-        subprocess.run([*command, str(config)], check=True, capture_output=True)
+                os.chown(path, run_as.pw_uid, run_as.pw_gid)
+        # Its output to a file, not a pipe: a wrapper (valgrind) keeps a descriptor of its
+        # own open in the daemon, and a pipe would then never reach end-of-file.
+        start_log = self.directory / "start.log"
+        self._foreground: subprocess.Popen[bytes] | None = None
+        with start_log.open("wb") as sink:
+            if wrapper:
+                self._foreground = subprocess.Popen(
+                    [*command, str(config)],
+                    stdout=sink,
+                    stderr=subprocess.STDOUT,
+                    user=None if run_as is None else run_as.pw_uid,
+                    group=None if run_as is None else run_as.pw_gid,
+                    extra_groups=None if run_as is None else [],
+                )
+                returncode = 0
+            else:
+                returncode = subprocess.run(
+                    [*command, str(config)], stdout=sink, stderr=subprocess.STDOUT, check=False
+                ).returncode
+        if returncode != 0:
+            output = start_log.read_text(errors="replace").strip()
+            shutil.rmtree(self.directory, ignore_errors=True)
+            raise RuntimeError(f"pgbouncer did not start (exit {returncode}): {output}")
         self.pid = self._wait_for_pid()
         self._wait_until_listening()
 
     def _wait_for_pid(self) -> int:
         pidfile = self.directory / "pgbouncer.pid"
-        for _ in range(100):
+        deadline = time.monotonic() + self._start_timeout
+        while time.monotonic() < deadline:
             if pidfile.exists() and pidfile.read_text().strip():
                 return int(pidfile.read_text().strip())
             time.sleep(0.05)
@@ -106,13 +145,21 @@ class PgBouncer:
         raise RuntimeError(f"pgbouncer did not start: {log.read_text() if log.exists() else ''}")
 
     def _wait_until_listening(self) -> None:
-        for _ in range(100):
+        deadline = time.monotonic() + self._start_timeout
+        while time.monotonic() < deadline:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
                     return
             except OSError:
                 time.sleep(0.05)
         raise RuntimeError(f"pgbouncer is not listening on 127.0.0.1:{self.port}")
+
+    def admin(self, command: str) -> None:
+        """Run one command of PgBouncer's admin console (``KILL db``, ``RESUME db``)."""
+        with psycopg.connect(
+            host="127.0.0.1", port=self.port, user=self.user, dbname="pgbouncer", autocommit=True
+        ) as admin:
+            admin.execute(command)
 
     def stats(self, database: str) -> dict[str, int]:
         """PgBouncer's ``SHOW STATS`` totals for ``database`` (queries, transactions)."""
@@ -141,4 +188,6 @@ class PgBouncer:
             except ProcessLookupError:
                 break
             time.sleep(0.05)
+        if self._foreground is not None:
+            self._foreground.wait(timeout=60)
         shutil.rmtree(self.directory, ignore_errors=True)
