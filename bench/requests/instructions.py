@@ -22,8 +22,9 @@ own warm-up, on new connections), and reports the difference divided by ``K2 - K
 a round costs once (the connection's first statements) drops out. The worker's full
 garbage collection before a round runs before counting starts: it walks the whole heap,
 and the heap's small differences between two rounds did not drop out (they moved a row by
-up to a point). Two runs of the same code give the same counts to within a few hundred
-instructions.
+up to a point). Two runs of the same code give the same server counts to within a few
+hundred instructions per request, the client's to within a few thousand (about ±0.3
+point of a row).
 
 "Estimated cycles" weighs misses the way callgrind's documentation suggests for a rough
 cycle count: instructions + 10 x mispredicted branches + 10 x first-level cache misses +
@@ -32,14 +33,16 @@ simulated branch predictor). It is the one figure here that sees memory traffic 
 branches; it is an estimate, not a measurement.
 
 Rows: 10 and 100 tenants, a persistent connection with every request switching tenant
-and with runs of 10 requests per tenant, and Django's psycopg pool (switching). Not
-PgBouncer: its own process would need counting too.
+and with runs of 10 requests per tenant, Django's psycopg pool (switching), and a stock
+PgBouncer in transaction mode (switching), itself under callgrind and counted whole
+during the round.
 
-    hatch run bench:instructions                       # about 10 minutes
+    hatch run bench:instructions                       # about 14 minutes
     hatch run bench:instructions --tenants 10 --requests 40,240 --rows pool
 
-Needs valgrind (Debian's ``valgrind`` package, which brings ``callgrind_control``) and
-Debian's ``postgresql-15`` binaries. Writes ``bench/results/instructions.md``.
+Needs valgrind (Debian's ``valgrind`` package, which brings ``callgrind_control``),
+Debian's ``postgresql-15`` binaries and ``pgbouncer`` (installed when missing). Writes
+``bench/results/instructions.md``.
 """
 
 from __future__ import annotations
@@ -366,6 +369,9 @@ def measure_all(
         for tenants in args.sizes:
             say(f"{tenants} tenants: making them ...")
             for worker in workers:
+                # Directly: through PgBouncer (the last row's topology), its server
+                # sessions would outlive the worker's and never write their counts.
+                worker.send("mode", conn_max_age=None, topology="direct")
                 worker.send("grow", tenants=tenants)
             analyse_all(cluster)
             for worker in workers:
