@@ -208,9 +208,7 @@ class Pooler:
 
     def __init__(self, bouncer: PgBouncer, directory: Path) -> None:
         self.bouncer = bouncer
-        # Started as nobody when this is root (PgBouncer refuses root).
-        user = "nobody" if os.geteuid() == 0 else None
-        self.counter = ProcessCounter(bouncer.pid, directory, "pgbouncer", user)
+        self.counter = ProcessCounter(bouncer.pid, directory, "pgbouncer", bouncer.os_user)
 
     def drop_server_connections(self, database: str) -> None:
         """End PgBouncer's server sessions on ``database`` (so their backends exit)."""

@@ -99,20 +99,23 @@ class PgBouncer:
         # user. A daemon's parent exits at once, and a process that drops root after
         # valgrind made its control pipes can no longer open them (callgrind_control).
         command = [*wrapper, binary] if wrapper else [binary, "-d"]
+        #: The OS user PgBouncer runs as when not this process's (it refuses root), for
+        #: tools that must act as that user (``callgrind_control``).
+        self.os_user: str | None = None
         run_as: pwd.struct_passwd | None = None
         if os.geteuid() == 0:
-            # PgBouncer refuses to run as root; it drops to this user itself.
-            run_as = pwd.getpwnam("nobody")
+            self.os_user = "nobody"
+            run_as = pwd.getpwnam(self.os_user)
             if not wrapper:
-                command += ["-u", "nobody"]
+                command += ["-u", self.os_user]  # it drops to this user itself
             os.chown(self.directory, run_as.pw_uid, run_as.pw_gid)
             for path in self.directory.iterdir():
                 os.chown(path, run_as.pw_uid, run_as.pw_gid)
         # Its output to a file, not a pipe: a wrapper (valgrind) keeps a descriptor of its
         # own open in the daemon, and a pipe would then never reach end-of-file.
-        start_log = self.directory / "start.log"
+        self._start_log = self.directory / "start.log"
         self._foreground: subprocess.Popen[bytes] | None = None
-        with start_log.open("wb") as sink:
+        with self._start_log.open("wb") as sink:
             if wrapper:
                 self._foreground = subprocess.Popen(
                     [*command, str(config)],
@@ -122,17 +125,19 @@ class PgBouncer:
                     group=None if run_as is None else run_as.pw_gid,
                     extra_groups=None if run_as is None else [],
                 )
-                returncode = 0
             else:
-                returncode = subprocess.run(
+                done = subprocess.run(
                     [*command, str(config)], stdout=sink, stderr=subprocess.STDOUT, check=False
-                ).returncode
-        if returncode != 0:
-            output = start_log.read_text(errors="replace").strip()
-            shutil.rmtree(self.directory, ignore_errors=True)
-            raise RuntimeError(f"pgbouncer did not start (exit {returncode}): {output}")
+                )
+                if done.returncode != 0:
+                    self._refuse_start(f"exit {done.returncode}")
         self.pid = self._wait_for_pid()
         self._wait_until_listening()
+
+    def _refuse_start(self, how: str) -> None:
+        output = self._start_log.read_text(errors="replace").strip()
+        shutil.rmtree(self.directory, ignore_errors=True)
+        raise RuntimeError(f"pgbouncer did not start ({how}): {output}")
 
     def _wait_for_pid(self) -> int:
         pidfile = self.directory / "pgbouncer.pid"
@@ -140,6 +145,9 @@ class PgBouncer:
         while time.monotonic() < deadline:
             if pidfile.exists() and pidfile.read_text().strip():
                 return int(pidfile.read_text().strip())
+            if self._foreground is not None and self._foreground.poll() is not None:
+                # Exited in the foreground: say so now, not after the whole timeout.
+                self._refuse_start(f"exit {self._foreground.returncode}")
             time.sleep(0.05)
         log = self.directory / "pgbouncer.log"
         raise RuntimeError(f"pgbouncer did not start: {log.read_text() if log.exists() else ''}")
@@ -154,18 +162,19 @@ class PgBouncer:
                 time.sleep(0.05)
         raise RuntimeError(f"pgbouncer is not listening on 127.0.0.1:{self.port}")
 
+    def _admin_console(self) -> psycopg.Connection[Any]:
+        return psycopg.connect(
+            host="127.0.0.1", port=self.port, user=self.user, dbname="pgbouncer", autocommit=True
+        )
+
     def admin(self, command: str) -> None:
         """Run one command of PgBouncer's admin console (``KILL db``, ``RESUME db``)."""
-        with psycopg.connect(
-            host="127.0.0.1", port=self.port, user=self.user, dbname="pgbouncer", autocommit=True
-        ) as admin:
+        with self._admin_console() as admin:
             admin.execute(command)
 
     def stats(self, database: str) -> dict[str, int]:
         """PgBouncer's ``SHOW STATS`` totals for ``database`` (queries, transactions)."""
-        with psycopg.connect(
-            host="127.0.0.1", port=self.port, user=self.user, dbname="pgbouncer", autocommit=True
-        ) as admin:
+        with self._admin_console() as admin:
             cursor = admin.cursor()
             cursor.execute("SHOW STATS")
             names = [column.name for column in cursor.description or []]
