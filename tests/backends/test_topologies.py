@@ -10,7 +10,10 @@ checked against its tenant. Statements and round trips are counted at the client
 
 from __future__ import annotations
 
+import logging
+import re
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,17 +22,19 @@ import psycopg
 import pytest
 from django.conf import settings
 from django.db import DatabaseError, connections, transaction
+from django.db.backends.signals import connection_created
 from django.test import override_settings
 from psycopg import sql
 
 from django_omnitenant import lifecycle, provisioning
 from django_omnitenant.utils import get_tenant_model
 from omnitenant_backends.conf import OmnitenantConfigurationError
-from omnitenant_backends.postgresql.base import DatabaseWrapper
+from omnitenant_backends.postgresql.base import AFFINITY_KEY, DatabaseWrapper
 from omnitenant_context import Tenant, TenantContext
 from tests.backends.pgbouncer import PgBouncer, pgbouncer_binary
-from tests.backends.test_search_path import WireTrace
+from tests.backends.test_search_path import WireTrace, is_path_statement
 from tests.conftest import services_required
+from tests.servers import free_port
 from tests.tenantapp.models import Note
 from tests.testapp.models import Tenant as TenantRow
 
@@ -38,6 +43,10 @@ pytestmark = [pytest.mark.postgres, pytest.mark.pgbouncer]
 TenantFactory = Callable[..., Any]
 ALIAS = "topology"
 TOPOLOGIES = ("direct", "django_pool", "pgbouncer_session", "pgbouncer_transaction")
+# Persistent connections with connection affinity, directly and through PgBouncer's
+# session mode: up to AFFINITY connections per wrapper, one per path.
+AFFINITY_TOPOLOGIES = ("direct_affinity", "pgbouncer_session_affinity")
+AFFINITY = 4  # the three tenants of ``tenants`` and the master
 THREADS = 4
 REQUESTS_PER_THREAD = 60
 
@@ -60,7 +69,9 @@ def bouncers() -> Iterator[dict[str, PgBouncer]]:
     server = connections["default"].settings_dict
     started: dict[str, PgBouncer] = {}
     try:
-        for mode, pool_size in (("session", THREADS), ("transaction", 2)):
+        # Session mode holds a server connection per client connection: with affinity,
+        # up to AFFINITY per thread.
+        for mode, pool_size in (("session", THREADS * AFFINITY), ("transaction", 2)):
             started[mode] = PgBouncer(
                 binary,
                 pool_mode=mode,
@@ -78,6 +89,9 @@ def topology_settings(topology: str, bouncers: dict[str, PgBouncer]) -> dict[str
     """The master's ``DATABASES`` entry as this topology reaches the same database."""
     entry = {**connections["default"].settings_dict, "OPTIONS": {}, "CONN_MAX_AGE": 0}
     entry.pop("OMNITENANT_POOLER", None)
+    if topology.endswith("_affinity"):
+        topology = topology.removesuffix("_affinity")
+        entry.update({"CONN_MAX_AGE": None, AFFINITY_KEY: AFFINITY})
     if topology == "django_pool":
         entry["OPTIONS"] = {"pool": {"min_size": 1, "max_size": THREADS, "timeout": 10}}
     elif topology.startswith("pgbouncer_"):
@@ -139,6 +153,7 @@ def spelled_path(shown: str) -> tuple[str, ...]:
     return tuple(part.strip().strip('"') for part in shown.split(","))
 
 
+@pytest.mark.parametrize("topology", TOPOLOGIES + AFFINITY_TOPOLOGIES, indirect=True)
 def test_concurrent_clients_read_only_their_tenants_rows(
     topology: str, tenants: list[Tenant]
 ) -> None:
@@ -391,3 +406,208 @@ def test_nothing_the_path_statements_set_outlives_their_statement_in_transaction
         other.close()
         wrapper.close()
         provisioning.end_maintenance(locked)
+
+
+# Connection affinity (OMNITENANT_AFFINITY): a switch picks a connection already on the
+# wanted path, and sends nothing more.
+
+
+class OpenedConnections:
+    """The server connections the topology alias opens, each traced in libpq."""
+
+    def __init__(self, trace: WireTrace) -> None:
+        self.trace = trace
+        self.raw: list[psycopg.Connection[Any]] = []
+
+    def __call__(self, sender: Any, connection: Any, **kwargs: Any) -> None:
+        if connection.alias == ALIAS:
+            self.raw.append(connection.connection)
+            self.trace.attach(connection.connection)
+
+
+def probe(wrapper: Any, tenant: Tenant) -> tuple[int, tuple[str, ...], str]:
+    """The server process, the path and the tenant's note, as ``tenant`` sees them."""
+    statement = sql.SQL(
+        "SELECT pg_backend_pid(), current_setting('search_path'), (SELECT text FROM {})"
+    ).format(sql.Identifier(Note._meta.db_table))
+    with TenantContext.use_tenant(tenant), wrapper.cursor() as cursor:
+        cursor.execute(statement)
+        pid, path, text = cursor.fetchone()
+    return int(pid), spelled_path(str(path)), str(text)
+
+
+def server_processes(pids: set[int]) -> set[int]:
+    """Those of ``pids`` the server still runs, once it had time to end the others."""
+    left = set(pids)
+    for _ in range(100):
+        with connections["default"].cursor() as cursor:
+            cursor.execute("SELECT pid FROM pg_stat_activity WHERE pid = ANY(%s)", [list(pids)])
+            left = {int(row[0]) for row in cursor.fetchall()}
+        if not left:
+            break
+        time.sleep(0.05)
+    return left
+
+
+@pytest.mark.parametrize("topology", AFFINITY_TOPOLOGIES, indirect=True)
+def test_with_affinity_a_tenant_switch_sends_no_path(
+    topology: str, tenants: list[Tenant], tmp_path: Path
+) -> None:
+    connections[ALIAS].close()  # the fixtures used it: count from nothing
+    trace = WireTrace(tmp_path)
+    opened = OpenedConnections(trace)
+    connection_created.connect(opened)
+    try:
+        for tenant in tenants:  # a connection for each tenant, and one for the master
+            read_as(tenant)
+        since = trace.mark()
+        for request in range(1, 13):
+            tenant = tenants[request % len(tenants)]
+            assert read_as(tenant) == ([tenant.tenant_id], tenant.tenant_id)
+        sent = trace.statements(since)
+        round_trips = trace.round_trips(since)
+    finally:
+        connection_created.disconnect(opened)
+        trace.close()
+    assert len(opened.raw) == AFFINITY
+    # Each request: the tenant's notes and the tenant's row through the master route,
+    # each on the connection already on its path.
+    assert round_trips == 24
+    assert len(sent) == 24, sent
+    assert [statement for statement in sent if is_path_statement(statement)] == []
+
+
+def test_affinity_keeps_at_most_its_connections(live_db: None, tenants: list[Tenant]) -> None:
+    """Three tenants in turn, two connections: each switch takes the connection used least
+    recently and moves it (its statement carries the path), and every read is right."""
+    entry = {**topology_settings("direct", {}), "CONN_MAX_AGE": None, AFFINITY_KEY: 2}
+    wrapper = DatabaseWrapper(entry, "affinity_of_two")
+    pids: list[int] = []
+    try:
+        for request in range(9):
+            tenant = tenants[request % len(tenants)]
+            pid, path, text = probe(wrapper, tenant)
+            assert (path, text) == ((tenant.schema_name,), tenant.tenant_id)
+            pids.append(pid)
+        # Two tenants in turn fit: each finds its connection where it left it.
+        for request in range(6):
+            tenant = tenants[request % 2]
+            pid, path, text = probe(wrapper, tenant)
+            assert (path, text) == ((tenant.schema_name,), tenant.tenant_id)
+            pids.append(pid)
+    finally:
+        wrapper.close()
+    assert len(set(pids)) == 2
+    assert all(pids[index] != pids[index + 1] for index in range(8))
+    assert pids[11] == pids[13] != pids[12] == pids[14]
+    assert server_processes(set(pids)) == set()
+
+
+@pytest.mark.parametrize("topology", ["direct_affinity"], indirect=True)
+def test_with_affinity_a_transaction_stays_on_its_connection(
+    topology: str, tenants: list[Tenant]
+) -> None:
+    first, second = tenants[0], tenants[1]
+    wrapper = connections[ALIAS]
+    wrapper.close()
+    opened = {probe(wrapper, first)[0], probe(wrapper, second)[0]}
+    assert len(opened) == 2
+    with transaction.atomic(using=ALIAS):
+        seen = [probe(wrapper, tenant) for tenant in (first, second, first)]
+        for tenant in (first, second):
+            with TenantContext.use_tenant(tenant):
+                Note.objects.create(text="rolled back")
+        transaction.set_rollback(True, using=ALIAS)
+    assert len({pid for pid, _, _ in seen}) == 1
+    assert [(path, text) for _, path, text in seen] == [
+        ((tenant.schema_name,), tenant.tenant_id) for tenant in (first, second, first)
+    ]
+    # The rollback left that connection's path unknown: it is kept, and the next switch
+    # that finds no connection on its path takes it (with a SET) before opening another.
+    after = [probe(wrapper, tenant) for tenant in (first, second, first, second)]
+    assert {pid for pid, _, _ in after} == opened
+    assert [(path, text) for _, path, text in after] == [
+        ((tenant.schema_name,), tenant.tenant_id) for tenant in (first, second, first, second)
+    ]
+    for tenant in (first, second):  # one transaction, rolled back as one
+        with TenantContext.use_tenant(tenant):
+            assert list(Note.objects.values_list("text", flat=True)) == [tenant.tenant_id]
+
+
+@pytest.mark.parametrize("topology", ["direct_affinity"], indirect=True)
+def test_with_affinity_a_parked_connection_the_server_ended_is_replaced(
+    topology: str, tenants: list[Tenant]
+) -> None:
+    first, second = tenants[0], tenants[1]
+    wrapper = connections[ALIAS]
+    wrapper.close()
+    parked = probe(wrapper, first)[0]
+    current = probe(wrapper, second)[0]
+    with connections["default"].cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", [parked])
+    assert server_processes({parked}) == set()
+    pid, path, text = probe(wrapper, first)  # no error: the dead one was not used
+    assert (path, text) == ((first.schema_name,), first.tenant_id)
+    assert pid not in (parked, current)
+    assert probe(wrapper, second)[0] == current
+
+
+@pytest.mark.parametrize("topology", ["direct_affinity"], indirect=True)
+def test_with_affinity_a_refused_connection_leaves_the_request_on_the_one_it_had(
+    topology: str, tenants: list[Tenant], caplog: pytest.LogCaptureFixture
+) -> None:
+    """No room for another connection (here: nothing listens where it would go) is no
+    reason to fail a request: it goes on on its connection, with the path in its
+    statement, and the wrapper stops trying until it is closed."""
+    wrapper = connections[ALIAS]
+    wrapper.close()
+    pid = probe(wrapper, tenants[0])[0]
+    port = wrapper.settings_dict["PORT"]
+    wrapper.settings_dict["PORT"] = free_port()
+    try:
+        with caplog.at_level(logging.WARNING, logger="omnitenant.backends"):
+            for tenant in (tenants[1], tenants[2], tenants[0], tenants[1]):
+                assert probe(wrapper, tenant) == (pid, (tenant.schema_name,), tenant.tenant_id)
+    finally:
+        wrapper.settings_dict["PORT"] = port
+    [warning] = [record.getMessage() for record in caplog.records]
+    assert warning.startswith(
+        f"Connection affinity on {ALIAS!r}: could not open connection 2 of {AFFINITY}; "
+        "going on with 1 until this connection closes. OperationalError: "
+    )
+    assert "Connection refused" in warning
+    wrapper.close()  # a new connection may open more again
+    assert probe(wrapper, tenants[0])[0] != probe(wrapper, tenants[1])[0]
+
+
+@pytest.mark.parametrize("topology", AFFINITY_TOPOLOGIES, indirect=True)
+def test_closing_a_wrapper_with_affinity_ends_every_server_connection(
+    topology: str, tenants: list[Tenant]
+) -> None:
+    wrapper = connections[ALIAS]
+    pids = {probe(wrapper, tenant)[0] for tenant in tenants}
+    assert len(pids) == len(tenants)
+    wrapper.close()
+    if topology == "direct_affinity":
+        assert server_processes(pids) == set()
+
+
+def test_affinity_is_refused_where_it_cannot_work() -> None:
+    entry = {**settings.DATABASES["default"], "OPTIONS": {}, "CONN_MAX_AGE": None}
+    refused: dict[str, dict[str, Any]] = {
+        "Django's pool": {"OPTIONS": {"pool": True}},
+        "transaction-mode pooler": {
+            "OMNITENANT_POOLER": "transaction",
+            "DISABLE_SERVER_SIDE_CURSORS": True,
+        },
+        "CONN_MAX_AGE = 0": {"CONN_MAX_AGE": 0},
+    }
+    for reason, change in refused.items():
+        with pytest.raises(OmnitenantConfigurationError, match=re.escape(reason)):
+            DatabaseWrapper({**entry, **change, AFFINITY_KEY: 3}, "refused")
+    for wrong in (0, -2, True, "3", 2.5):
+        with pytest.raises(OmnitenantConfigurationError, match="whole number"):
+            DatabaseWrapper({**entry, AFFINITY_KEY: wrong}, "refused")
+    # 1 and None ask for no affinity, which every topology has.
+    DatabaseWrapper({**entry, "CONN_MAX_AGE": 0, AFFINITY_KEY: 1}, "no_affinity")
+    DatabaseWrapper({**entry, "OPTIONS": {"pool": True}, AFFINITY_KEY: None}, "no_affinity")

@@ -53,6 +53,7 @@ and PostgreSQL:
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Iterable
 from typing import Any, Final, Literal, cast
@@ -72,11 +73,18 @@ from omnitenant_backends.conf import (
     OmnitenantConfigurationError,
     backend_settings,
 )
+from omnitenant_backends.postgresql.affinity import (
+    AFFINITY_KEY,
+    ParkedConnections,
+    affinity_size,
+)
 from omnitenant_backends.postgresql.schema import DatabaseSchemaEditor
 from omnitenant_context import ContextState, IsolationType, TenantContext
 from omnitenant_context.observe import emit
 
-__all__ = ["POOLER_KEY", "DatabaseWrapper", "PoolerMode", "wanted_search_path"]
+__all__ = ["AFFINITY_KEY", "POOLER_KEY", "DatabaseWrapper", "PoolerMode", "wanted_search_path"]
+
+logger = logging.getLogger("omnitenant.backends")
 
 # What may go into a libpq "-c name=value" option unescaped (time zone names do).
 _SAFE_OPTION_VALUE = re.compile(r"[A-Za-z0-9_/+\-]+")
@@ -328,6 +336,14 @@ class DatabaseWrapper(postgresql_base.DatabaseWrapper):
         self._path_suspended = False
         # Set by the master route while it takes a cursor on this connection.
         self.omnitenant_master_route = False
+        # Connection affinity (see omnitenant_backends.postgresql.affinity): at most
+        # _affinity connections, the current one and the parked ones.
+        self._affinity_size = affinity_size(
+            settings_dict, alias, transaction_pooling=self._transaction_pooling
+        )
+        self._affinity = self._affinity_size
+        self._parked = ParkedConnections()
+        self._changing_connection = False
 
     def _wanted(self) -> tuple[str, ...]:
         """The path the current state needs; also refreshes ``_memo_read_only``."""
@@ -387,9 +403,8 @@ class DatabaseWrapper(postgresql_base.DatabaseWrapper):
         return connection
 
     def create_cursor(self, name: str | None = None) -> Any:
-        cursor = super().create_cursor(name)
         if self._path_suspended:
-            return cursor
+            return super().create_cursor(name)
         if (
             self.omnitenant_master_route
             or TenantContext.get_state() is not self._memo_state
@@ -400,6 +415,13 @@ class DatabaseWrapper(postgresql_base.DatabaseWrapper):
             # The warm path: the memo (path and read-only flag) was made for this state
             # and these settings.
             wanted = self._memo_path
+        if (
+            self._affinity > 1
+            and wanted != self.omnitenant_search_path
+            and not self._changing_connection
+        ):
+            self._follow_affinity(wanted)
+        cursor = super().create_cursor(name)
         # The flag is read only for a read-only tenant: active ones pay nothing for it.
         read_only = self._memo_read_only and not writes_allowed_in_maintenance()
         if name:
@@ -417,6 +439,79 @@ class DatabaseWrapper(postgresql_base.DatabaseWrapper):
         if read_only:
             cursor._omnitenant_read_only = True
         return cursor
+
+    def _follow_affinity(self, wanted: tuple[str, ...]) -> None:
+        """Make current a connection already on ``wanted``, or one more if there is room.
+
+        Only between transactions: a transaction belongs to its connection. With every
+        connection in use, the least recently used parked one is taken instead, and the
+        statement's ``SET`` moves it.
+        """
+        raw = self.connection
+        if not self.autocommit or self.in_atomic_block or raw.pgconn.transaction_status != _IDLE:
+            return
+        current = self.omnitenant_search_path
+        parked = self._parked
+        target_path: tuple[str, ...] | None = wanted
+        target = parked.take(wanted)
+        if target is None:
+            if current is None:  # nothing to keep: this connection takes the path, with a SET
+                return
+            # One whose path is unknown (rolled back) takes it, with a SET; then one more
+            # while there is room; then the least recently used one, with a SET.
+            target_path, target = None, parked.take(None)
+            if target is None and len(parked) + 1 < self._affinity:
+                self._open_another(raw, current)
+                return
+            if target is None:
+                least_recent = parked.take_least_recent()
+                if least_recent is None:  # all parked ones had died: this one follows
+                    return
+                target_path, target = least_recent
+        parked.park(raw, current)
+        self.connection = target
+        self.omnitenant_search_path = target_path
+
+    def _open_another(self, raw: Any, current: tuple[str, ...]) -> None:
+        """Park ``raw`` and connect anew, as Django connects (its signal included).
+
+        The wrapper's age and health-check state stay those of the first connection: it
+        is the wrapper Django closes, and with it every parked connection.
+        """
+        close_at = self.close_at
+        health_check_done: bool = self.health_check_done  # type: ignore[has-type]  # set in Django's connect(), untyped in django-stubs
+        self._parked.park(raw, current)
+        self._changing_connection = True
+        try:
+            self.connect()
+        except Exception as error:
+            if self.connection is not raw and self.connection is not None:
+                self.connection.close()  # made, then refused by Django's set-up or a signal
+            restored = self._parked.take(current)
+            if restored is None:  # the one we had is gone too: a real failure
+                self.connection = None
+                self._parked.close_all()
+                raise
+            # No room on the server (max_connections, say) is no reason to fail the
+            # request: it goes on on the connection it had, whose statement's SET moves
+            # it, and this wrapper stops opening more until it is closed.
+            self.connection = restored
+            self.omnitenant_search_path = current
+            self._affinity = len(self._parked) + 1
+            logger.warning(
+                "Connection affinity on %r: could not open connection %d of %d; going on "
+                "with %d until this connection closes. %s: %s",
+                self.alias,
+                self._affinity + 1,
+                self._affinity_size,
+                self._affinity,
+                type(error).__name__,
+                # The first line; libpq's messages name the server, never a password.
+                str(error).strip().partition("\n")[0],
+            )
+        finally:
+            self._changing_connection = False
+            self.close_at, self.health_check_done = close_at, health_check_done
 
     def needs_path(self, wanted: tuple[str, ...], read_only: bool = False) -> bool:
         """Whether a statement that needs ``wanted`` must carry it (cheap: the warm path).
@@ -529,4 +624,7 @@ class DatabaseWrapper(postgresql_base.DatabaseWrapper):
             idle = not raw.closed and raw.pgconn.transaction_status == _IDLE
             setattr(raw, _POOLED_PATH, self.omnitenant_search_path if idle else None)
         self.omnitenant_search_path = None
+        if self._affinity_size > 1:
+            self._parked.close_all()
+            self._affinity = self._affinity_size
         super()._close()  # type: ignore[misc]  # private hook, not in django-stubs

@@ -1,0 +1,123 @@
+"""Connection affinity: a few open connections per wrapper, each staying on its path.
+
+Opt-in with ``DATABASES[alias]["OMNITENANT_AFFINITY"] = k``. A persistent connection that
+switches tenant sends ``SET search_path`` with the next statement (no extra round trip, but
+the server's work on a path change remains). With affinity, the wrapper (one per thread and
+alias, as Django makes them) keeps up to ``k`` server connections; a switch outside a
+transaction picks the one already on the wanted path, and sends nothing more. The others
+wait here, *parked*, each under the path the server is known to have on it.
+
+What it costs: up to ``k`` server connections per thread that serves requests, per alias.
+It helps while the tenants (and the master, for master-scoped models) a thread moves
+between fit in ``k``; beyond that, the least recently used parked connection takes the new
+path with a ``SET`` as without affinity.
+
+Only what is certain is parked: a connection outside any transaction whose libpq status is
+good, under the path the server has on it (or as "unknown", after a rollback, say: the next
+statement on it then carries its path). One the server closed while it was parked (its socket became
+readable while it had nothing to say) is dropped when it is picked, not used.
+"""
+
+from __future__ import annotations
+
+import select
+from typing import Any, Final
+
+from psycopg import pq
+
+from omnitenant_backends.conf import OmnitenantConfigurationError
+
+__all__ = ["AFFINITY_KEY", "ParkedConnections", "affinity_size"]
+
+#: Key in a ``DATABASES`` entry: how many server connections a wrapper may keep, one per path.
+AFFINITY_KEY: Final = "OMNITENANT_AFFINITY"
+
+_IDLE = pq.TransactionStatus.IDLE
+_OK = pq.ConnStatus.OK
+
+
+def affinity_size(settings_dict: dict[str, Any], alias: str, *, transaction_pooling: bool) -> int:
+    """How many connections a wrapper of ``alias`` may keep (1: affinity off)."""
+    size = settings_dict.get(AFFINITY_KEY)
+    if size is None:
+        return 1
+    where = f"DATABASES[{alias!r}][{AFFINITY_KEY!r}]"
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise OmnitenantConfigurationError(
+            f"{where} is {size!r}; use a whole number of connections, 2 or more "
+            "(1 or None: no affinity)."
+        )
+    if size == 1:
+        return 1
+    problem = None
+    if (settings_dict.get("OPTIONS") or {}).get("pool"):
+        problem = "Django's pool (OPTIONS['pool']) decides which connection a request gets"
+    elif transaction_pooling:
+        problem = "behind a transaction-mode pooler no path survives a transaction"
+    elif settings_dict.get("CONN_MAX_AGE", 0) == 0:
+        problem = (
+            "with CONN_MAX_AGE = 0 every connection closes at the end of its request, so "
+            "it would only open more connections per request"
+        )
+    if problem is not None:
+        raise OmnitenantConfigurationError(f"{where} is {size}, but {problem}; remove it.")
+    return size
+
+
+def _alive(raw: Any) -> bool:
+    """Whether a parked connection may still be used, without a round trip.
+
+    An idle connection has nothing to read: readable means the server (or a pooler) sent
+    its goodbye, or closed the socket.
+    """
+    pgconn = raw.pgconn
+    if raw.closed or pgconn.status != _OK or pgconn.transaction_status != _IDLE:
+        return False
+    readable, _, _ = select.select([pgconn.socket], [], [], 0)
+    return not readable
+
+
+class ParkedConnections:
+    """The wrapper's other connections, by path, least recently used first."""
+
+    def __init__(self) -> None:
+        # None: a connection whose path is unknown (after a rollback, say): usable for any
+        # path, with a SET.
+        self._by_path: dict[tuple[str, ...] | None, Any] = {}
+
+    def __len__(self) -> int:
+        return len(self._by_path)
+
+    def park(self, raw: Any, path: tuple[str, ...] | None) -> None:
+        """Keep ``raw``, on ``path`` (``None``: unknown); close it if it cannot be reused."""
+        if not _alive(raw):
+            raw.close()
+            return
+        previous = self._by_path.pop(path, None)
+        if previous is not None:  # a second connection on that path: keep the newer
+            previous.close()
+        self._by_path[path] = raw
+
+    def take(self, path: tuple[str, ...] | None) -> Any | None:
+        """The parked connection on ``path`` (``None``: unknown), if there is a usable one."""
+        raw = self._by_path.pop(path, None)
+        if raw is not None and not _alive(raw):
+            raw.close()
+            return None
+        return raw
+
+    def take_least_recent(self) -> tuple[tuple[str, ...] | None, Any] | None:
+        """The connection parked longest ago, with its path; dead ones are dropped."""
+        while self._by_path:
+            path = next(iter(self._by_path))
+            raw = self._by_path.pop(path)
+            if _alive(raw):
+                return path, raw
+            raw.close()
+        return None
+
+    def close_all(self) -> None:
+        parked = list(self._by_path.values())
+        self._by_path.clear()
+        for raw in parked:
+            raw.close()
