@@ -27,7 +27,7 @@ from psycopg import pq
 
 from omnitenant_backends.conf import OmnitenantConfigurationError
 
-__all__ = ["AFFINITY_KEY", "ParkedConnections", "affinity_size"]
+__all__ = ["AFFINITY_KEY", "ParkedConnections", "affinity_size", "usable"]
 
 #: Key in a ``DATABASES`` entry: how many server connections a wrapper may keep, one per path.
 AFFINITY_KEY: Final = "OMNITENANT_AFFINITY"
@@ -64,21 +64,25 @@ def affinity_size(settings_dict: dict[str, Any], alias: str, *, transaction_pool
     return size
 
 
-def _alive(raw: Any) -> bool:
+def usable(raw: Any) -> bool:
     """Whether a parked connection may still be used, without a round trip.
 
     An idle connection has nothing to read: readable means the server (or a pooler) sent
-    its goodbye, or closed the socket.
+    its goodbye, or closed the socket. (A closed psycopg connection's status is bad.)
     """
     pgconn = raw.pgconn
-    if raw.closed or pgconn.status != _OK or pgconn.transaction_status != _IDLE:
+    if pgconn.status != _OK or pgconn.transaction_status != _IDLE:
         return False
     readable, _, _ = select.select([pgconn.socket], [], [], 0)
     return not readable
 
 
 class ParkedConnections:
-    """The wrapper's other connections, by path, least recently used first."""
+    """The wrapper's other connections, by path, least recently parked first.
+
+    The caller parks only a connection outside any transaction; whether it is still
+    usable is checked when it is taken.
+    """
 
     def __init__(self) -> None:
         # None: a connection whose path is unknown (after a rollback, say): usable for any
@@ -88,20 +92,34 @@ class ParkedConnections:
     def __len__(self) -> int:
         return len(self._by_path)
 
+    def exchange(self, raw: Any, path: tuple[str, ...] | None, wanted: tuple[str, ...]) -> Any:
+        """Park ``raw`` (on ``path``) for the usable connection on ``wanted``, if any.
+
+        The hot path of a switch: returns ``None``, and parks nothing, when there is none.
+        """
+        by_path = self._by_path
+        target = by_path.pop(wanted, None)
+        if target is None:
+            return None
+        if not usable(target):
+            target.close()
+            return None
+        if path in by_path:  # a second connection on that path: keep the newer
+            by_path.pop(path).close()
+        by_path[path] = raw
+        return target
+
     def park(self, raw: Any, path: tuple[str, ...] | None) -> None:
-        """Keep ``raw``, on ``path`` (``None``: unknown); close it if it cannot be reused."""
-        if not _alive(raw):
-            raw.close()
-            return
-        previous = self._by_path.pop(path, None)
-        if previous is not None:  # a second connection on that path: keep the newer
-            previous.close()
-        self._by_path[path] = raw
+        """Keep ``raw``, on ``path`` (``None``: unknown)."""
+        by_path = self._by_path
+        if path in by_path:  # a second connection on that path: keep the newer
+            by_path.pop(path).close()
+        by_path[path] = raw
 
     def take(self, path: tuple[str, ...] | None) -> Any | None:
         """The parked connection on ``path`` (``None``: unknown), if there is a usable one."""
         raw = self._by_path.pop(path, None)
-        if raw is not None and not _alive(raw):
+        if raw is not None and not usable(raw):
             raw.close()
             return None
         return raw
@@ -111,7 +129,7 @@ class ParkedConnections:
         while self._by_path:
             path = next(iter(self._by_path))
             raw = self._by_path.pop(path)
-            if _alive(raw):
+            if usable(raw):
                 return path, raw
             raw.close()
         return None

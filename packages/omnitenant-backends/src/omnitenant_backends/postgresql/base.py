@@ -77,6 +77,7 @@ from omnitenant_backends.postgresql.affinity import (
     AFFINITY_KEY,
     ParkedConnections,
     affinity_size,
+    usable,
 )
 from omnitenant_backends.postgresql.schema import DatabaseSchemaEditor
 from omnitenant_context import ContextState, IsolationType, TenantContext
@@ -349,8 +350,10 @@ class DatabaseWrapper(postgresql_base.DatabaseWrapper):
         """The path the current state needs; also refreshes ``_memo_read_only``."""
         state = TenantContext.get_state()
         conf = self._memo_settings
-        if conf is None or state is not self._memo_state or backend_settings.loaded is not conf:
+        if conf is None or backend_settings.loaded is not conf:
             conf = self._memo_settings = backend_settings()
+            self._memo_state = None
+        if state is not self._memo_state:
             self._memo_path = _path_in(state, conf, self._tenant_database, False)
             self._memo_read_only = _read_only_in(state, self._tenant_database_id)
             self._memo_state = state
@@ -443,31 +446,32 @@ class DatabaseWrapper(postgresql_base.DatabaseWrapper):
     def _follow_affinity(self, wanted: tuple[str, ...]) -> None:
         """Make current a connection already on ``wanted``, or one more if there is room.
 
-        Only between transactions: a transaction belongs to its connection. With every
-        connection in use, the least recently used parked one is taken instead, and the
-        statement's ``SET`` moves it.
+        Only between transactions: a transaction belongs to its connection. Without one
+        on ``wanted``: one whose path is unknown (rolled back), then a new one while there
+        are fewer than ``k``, then the least recently used one; the statement's ``SET``
+        moves it.
         """
         raw = self.connection
         if not self.autocommit or self.in_atomic_block or raw.pgconn.transaction_status != _IDLE:
             return
         current = self.omnitenant_search_path
         parked = self._parked
-        target_path: tuple[str, ...] | None = wanted
-        target = parked.take(wanted)
+        target = parked.exchange(raw, current, wanted)
+        if target is not None:  # the usual case once warm: three calls, no statement
+            self.connection = target
+            self.omnitenant_search_path = wanted
+            return
+        if current is None:  # nothing to keep: this connection takes the path, with a SET
+            return
+        target_path, target = None, parked.take(None)
+        if target is None and len(parked) + 1 < self._affinity:
+            self._open_another(raw, current)
+            return
         if target is None:
-            if current is None:  # nothing to keep: this connection takes the path, with a SET
+            least_recent = parked.take_least_recent()
+            if least_recent is None:  # all parked ones had died: this one follows
                 return
-            # One whose path is unknown (rolled back) takes it, with a SET; then one more
-            # while there is room; then the least recently used one, with a SET.
-            target_path, target = None, parked.take(None)
-            if target is None and len(parked) + 1 < self._affinity:
-                self._open_another(raw, current)
-                return
-            if target is None:
-                least_recent = parked.take_least_recent()
-                if least_recent is None:  # all parked ones had died: this one follows
-                    return
-                target_path, target = least_recent
+            target_path, target = least_recent
         parked.park(raw, current)
         self.connection = target
         self.omnitenant_search_path = target_path
@@ -480,7 +484,10 @@ class DatabaseWrapper(postgresql_base.DatabaseWrapper):
         """
         close_at = self.close_at
         health_check_done: bool = self.health_check_done  # type: ignore[has-type]  # set in Django's connect(), untyped in django-stubs
-        self._parked.park(raw, current)
+        if usable(raw):  # else it is dropped: the new connection replaces it
+            self._parked.park(raw, current)
+        else:
+            raw.close()
         self._changing_connection = True
         try:
             self.connect()
