@@ -92,10 +92,11 @@ STATEMENT_FUNCTIONS = (
 ROWS = (
     ("persistent, every request switches", None, "direct", 1),
     ("persistent, runs of 10 per tenant", None, "direct", 10),
+    ("persistent with affinity (k = tenants + 1), every request switches", None, "affinity", 1),
     ("Django's pool, every request switches", 0, "pool", 1),
     ("PgBouncer (transaction mode), every request switches", None, "pgbouncer", 1),
 )
-ROW_KEYS = ("switching", "runs", "pool", "pgbouncer")
+ROW_KEYS = ("switching", "runs", "affinity", "pool", "pgbouncer")
 WARM_REQUESTS = 100
 CALLGRIND_CONTROL = shutil.which("callgrind_control") or "callgrind_control"
 EVENTS = ("Ir", "I1mr", "D1mr", "D1mw", "ILmr", "DLmr", "DLmw", "Bcm", "Bim")
@@ -408,7 +409,7 @@ def start_cluster(server_directory: Path) -> SecondCluster:
         os.chown(server_directory, owner.pw_uid, owner.pw_gid)
     return SecondCluster(
         f"bench-instructions-{os.getpid()}",
-        settings={"autovacuum": "off", "shared_buffers": "128MB", "max_connections": "40"},
+        settings={"autovacuum": "off", "shared_buffers": "128MB", "max_connections": "250"},
         wrapper=[
             *CALLGRIND,
             *(f"--toggle-collect={name}" for name in STATEMENT_FUNCTIONS),

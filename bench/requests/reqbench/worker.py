@@ -10,6 +10,8 @@ JSON line on stdout (anything else the process prints goes to stderr):
   aliases); ``topology`` ``"pool"`` gives the master Django's psycopg pool,
   ``"pgbouncer"`` sends it through the PgBouncer on ``BENCH_PGBOUNCER_PORT`` (transaction
   mode, declared to omnitenant, server-side cursors off, no start-up options);
+  ``"affinity"`` gives omnitenant's master connection affinity, a connection per tenant
+  and one for the master (plain Django's engine ignores the key);
 * ``{"cmd": "warm", "requests": M, "every_tenant": true, "run_length": 1}``: one request
   to each tenant (checking each answer is that tenant's rows), then M more round-robin;
   answers how long those M took per request;
@@ -199,6 +201,10 @@ class Worker:
             master["OPTIONS"].pop("options", None)  # PgBouncer refuses start-up options
             master["DISABLE_SERVER_SIDE_CURSORS"] = True
             master["OMNITENANT_POOLER"] = "transaction"
+        elif topology == "affinity":
+            # A connection per tenant and one for the master: every switch finds its own.
+            # (Plain Django's engine ignores the key: its row is the direct one.)
+            master["OMNITENANT_AFFINITY"] = len(self.driver.environs) + 1
         elif topology != "direct":
             raise ValueError(f"unknown topology {topology!r}")
         # The wrapper reads its settings when it is made: make it again.
@@ -266,7 +272,13 @@ class Worker:
         return {"report": out.getvalue()}
 
 
-_TOPOLOGY_KEYS = ("PORT", "OPTIONS", "DISABLE_SERVER_SIDE_CURSORS", "OMNITENANT_POOLER")
+_TOPOLOGY_KEYS = (
+    "PORT",
+    "OPTIONS",
+    "DISABLE_SERVER_SIDE_CURSORS",
+    "OMNITENANT_POOLER",
+    "OMNITENANT_AFFINITY",
+)
 
 
 def main() -> None:
