@@ -21,6 +21,7 @@ from psycopg import sql
 
 from django_omnitenant.utils import get_tenant_backend, get_tenant_model
 from omnitenant_backends.conf import OmnitenantConfigurationError, backend_settings
+from omnitenant_backends.postgresql.base import DatabaseWrapper
 from omnitenant_context import Tenant, TenantContext
 from tests.tenantapp.models import Note
 
@@ -189,20 +190,29 @@ def test_a_settings_change_reaches_an_open_connection_in_the_same_scope(
     connection.close()
 
 
+@pytest.mark.parametrize("pooled", [False, True], ids=["direct", "django_pool"])
 def test_an_extension_schema_holding_a_table_is_refused(
-    live_db: None, extension_schema: str
+    live_db: None, extension_schema: str, pooled: bool
 ) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             sql.SQL("CREATE TABLE {} (id int)").format(sql.Identifier(extension_schema, "leak"))
         )
     config = {**settings.OMNITENANT_CONFIG, "EXTENSION_SCHEMAS": [extension_schema]}
-    with override_settings(OMNITENANT_CONFIG=config):
-        connection.close()
-        with pytest.raises(OmnitenantConfigurationError, match=rf"{extension_schema}\.leak"):
-            connection.ensure_connection()
-        assert connection.connection is None
-    connection.close()
+    wrapper = connection
+    if pooled:  # a connection from Django's pool is checked as a new one is
+        entry = {**connection.settings_dict, "OPTIONS": {"pool": {"min_size": 1, "max_size": 1}}}
+        wrapper = DatabaseWrapper(entry, "pooled_extension_check")
+    try:
+        with override_settings(OMNITENANT_CONFIG=config):
+            wrapper.close()
+            with pytest.raises(OmnitenantConfigurationError, match=rf"{extension_schema}\.leak"):
+                wrapper.ensure_connection()
+            assert wrapper.connection is None
+    finally:
+        wrapper.close()
+        if pooled:
+            wrapper.close_pool()
 
 
 def test_the_shared_schema_cannot_be_an_extension_schema(live_db: None) -> None:

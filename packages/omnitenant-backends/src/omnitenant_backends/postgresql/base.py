@@ -332,6 +332,11 @@ class DatabaseWrapper(postgresql_base.DatabaseWrapper):
         self._tenant_database = self._tenant_database_id is not None
         self.omnitenant_pooler: PoolerMode | None = _pooler_mode(settings_dict, alias)
         self._transaction_pooling = self.omnitenant_pooler == "transaction"
+        # Django's pool, read once like the pooler (a request checks it twice).
+        self._pooled = bool((settings_dict.get("OPTIONS") or {}).get("pool"))
+        # Django's pool hands one server session from wrapper to wrapper; through a
+        # transaction-mode pooler nothing survives, so there is nothing to hand on.
+        self._hands_path_on = self._pooled and not self._transaction_pooling
         # True while Django runs its own savepoint statements: they need no tenant path,
         # and after an error the server refuses every statement but the rollback.
         self._path_suspended = False
@@ -361,9 +366,6 @@ class DatabaseWrapper(postgresql_base.DatabaseWrapper):
             return _path_in(state, conf, self._tenant_database, True)
         return self._memo_path
 
-    def _uses_pool(self) -> bool:
-        return bool(self.settings_dict["OPTIONS"].get("pool"))
-
     def get_connection_params(self) -> dict[str, Any]:
         params: dict[str, Any] = super().get_connection_params()
         factory = params.get("cursor_factory")
@@ -379,15 +381,14 @@ class DatabaseWrapper(postgresql_base.DatabaseWrapper):
 
     def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
         self.omnitenant_search_path = None
-        pooled = self._uses_pool()
         known: tuple[str, ...] | None = None
-        if pooled or self.omnitenant_pooler is not None:
+        if self._pooled or self.omnitenant_pooler is not None:
             # A pooled connection comes with whatever path its last user left, and a
             # pooler refuses the start-up options: the first statement carries the path.
             connection = super().get_new_connection(conn_params)
-            if pooled and not self._transaction_pooling:
+            if self._hands_path_on:
                 # What the last wrapper that held this pooled connection knew (see _close).
-                known = getattr(connection, _POOLED_PATH, None)
+                known = connection.__dict__.get(_POOLED_PATH)
         else:
             known = self._wanted()
             options = [conn_params.get("options", ""), f"-c search_path={','.join(known)}"]
@@ -399,7 +400,8 @@ class DatabaseWrapper(postgresql_base.DatabaseWrapper):
             connection = super().get_new_connection(
                 {**conn_params, "options": " ".join(option for option in options if option)}
             )
-        extension_schemas = backend_settings().extension_schemas
+        # The loaded settings without a call when there are some (the pool's checkout).
+        extension_schemas = (backend_settings.loaded or backend_settings()).extension_schemas
         if extension_schemas:  # most projects have none: no call per connection
             _check_extension_schemas(connection, self.alias, extension_schemas)
         self.omnitenant_search_path = known
@@ -621,15 +623,13 @@ class DatabaseWrapper(postgresql_base.DatabaseWrapper):
 
     def _close(self) -> None:
         raw = self.connection
-        if raw is not None and not self._transaction_pooling and self._uses_pool():
-            # Back to Django's pool, which hands one server session from wrapper to
-            # wrapper: leave what we know on the connection, for its next user (not
-            # through a transaction-mode pooler, where nothing survives). Only outside a
-            # transaction: the pool rolls an open one back, and a path set inside it with
-            # it.
-            # The libpq connection's own status: no ConnectionInfo built per request.
-            idle = not raw.closed and raw.pgconn.transaction_status == _IDLE
-            setattr(raw, _POOLED_PATH, self.omnitenant_search_path if idle else None)
+        if raw is not None and self._hands_path_on:
+            # Back to Django's pool: leave what we know on the connection, for its next
+            # user. Only outside a transaction: the pool rolls an open one back, and a
+            # path set inside it with it. The libpq connection's own status (unknown once
+            # closed): no ConnectionInfo built per request.
+            idle = raw.pgconn.transaction_status == _IDLE
+            raw.__dict__[_POOLED_PATH] = self.omnitenant_search_path if idle else None
         self.omnitenant_search_path = None
         if self._affinity_size > 1:
             self._parked.close_all()
