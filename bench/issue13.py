@@ -53,7 +53,7 @@ STEPS: list[tuple[str, list[str]]] = [
             "bench/requests/run.py",
             "--tenants=10,100",
             "--variants=omni_schema,dt",
-            "--modes=persistent,per request,django pool,pgbouncer transaction",
+            "--modes=persistent,per request,django pool,pgbouncer transaction,persistent affinity",
             "--rounds=7",
             "--requests-persistent=100",
             "--requests-per-request=20",

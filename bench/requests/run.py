@@ -53,6 +53,7 @@ MODES: dict[str, int | None] = {
     "per request": 0,
     "django pool": 0,
     "pgbouncer transaction": None,
+    "persistent affinity": None,
 }
 #: How each mode reaches the server (see reqbench.worker's "mode" command).
 TOPOLOGIES: dict[str, str] = {
@@ -60,7 +61,11 @@ TOPOLOGIES: dict[str, str] = {
     "per request": "direct",
     "django pool": "pool",
     "pgbouncer transaction": "pgbouncer",
+    "persistent affinity": "affinity",
 }
+#: The most server connections the affinity mode may open (a connection per tenant and the
+#: master's): the machine's server allows 100 connections in all.
+AFFINITY_MAX_CONNECTIONS = 60
 #: The modes measured by default; the pooled ones run only for TOPOLOGY_VARIANTS.
 DEFAULT_MODES = ("persistent", "per request")
 TOPOLOGY_VARIANTS = ("plain", "omni_schema")
@@ -224,7 +229,7 @@ class Server:
 
 #: Connection modes whose sessions outlive a round: their server processes' CPU time can be
 #: read before and after it (with a connection per request they come and go).
-CPU_MODES = ("persistent", "django pool", "pgbouncer transaction")
+CPU_MODES = ("persistent", "django pool", "pgbouncer transaction", "persistent affinity")
 
 
 def cpu_ns(pid: int) -> int | None:
@@ -357,6 +362,9 @@ def measure(
         first = True
         current_mode = None
         for mode, pattern, run_length in _phases(plan.modes):
+            if TOPOLOGIES[mode] == "affinity" and size + 1 > AFFINITY_MAX_CONNECTIONS:
+                say(f"  {size} tenants, {mode}: skipped (a connection per tenant is too many)")
+                continue
             group = active if run_length == 1 else [w for w in active if w.key in RUN_VARIANTS]
             if TOPOLOGIES[mode] != "direct":
                 group = [w for w in group if w.key in TOPOLOGY_VARIANTS]
@@ -507,7 +515,10 @@ def render(rows: Sequence[Row], meta: dict[str, str], skipped: Sequence[str]) ->
         "the statement it precedes (`SET search_path TO ...; <statement>`) and is not "
         "counted apart. **django pool** / **pgbouncer transaction**: the master through "
         "Django's psycopg pool (`CONN_MAX_AGE=0`) or a stock PgBouncer in transaction mode "
-        "(persistent client connections), plain Django and omnitenant schemas only.",
+        "(persistent client connections), plain Django and omnitenant schemas only. "
+        "**persistent affinity**: persistent, with omnitenant's connection affinity "
+        "(`OMNITENANT_AFFINITY` = tenants + 1: a connection per tenant and the master's; "
+        "plain Django's row is its persistent one).",
         "- **server-side/request**: PostgreSQL's own count (`pg_stat_database`): "
         "transactions minus sessions opened, per request (each autocommit statement is one "
         "transaction; each new connection commits one while it logs in).",
@@ -740,6 +751,7 @@ def main(argv: Iterable[str] | None = None) -> int:
             "per request": args.requests_per_request,
             "django pool": args.requests_persistent,
             "pgbouncer transaction": args.requests_persistent,
+            "persistent affinity": args.requests_persistent,
         },
         limits={"omni_pgdb": args.pg_databases},
     )
