@@ -199,7 +199,7 @@ def test_an_extension_schema_holding_a_table_is_refused(
             sql.SQL("CREATE TABLE {} (id int)").format(sql.Identifier(extension_schema, "leak"))
         )
     config = {**settings.OMNITENANT_CONFIG, "EXTENSION_SCHEMAS": [extension_schema]}
-    wrapper = connection
+    wrapper: Any = connection
     if pooled:  # a connection from Django's pool is checked as a new one is
         entry = {**connection.settings_dict, "OPTIONS": {"pool": {"min_size": 1, "max_size": 1}}}
         wrapper = DatabaseWrapper(entry, "pooled_extension_check")
