@@ -27,8 +27,10 @@ from django.test import override_settings
 from psycopg import sql
 
 from django_omnitenant import lifecycle, provisioning
+from django_omnitenant.management.commands import migratealltenants
 from django_omnitenant.utils import get_tenant_model
 from omnitenant_backends.conf import OmnitenantConfigurationError
+from omnitenant_backends.postgresql.affinity import one_connection
 from omnitenant_backends.postgresql.base import AFFINITY_KEY, DatabaseWrapper
 from omnitenant_context import Tenant, TenantContext
 from tests.backends.pgbouncer import PgBouncer, pgbouncer_binary
@@ -611,3 +613,69 @@ def test_affinity_is_refused_where_it_cannot_work() -> None:
     # 1 and None ask for no affinity, which every topology has.
     DatabaseWrapper({**entry, "CONN_MAX_AGE": 0, AFFINITY_KEY: 1}, "no_affinity")
     DatabaseWrapper({**entry, "OPTIONS": {"pool": True}, AFFINITY_KEY: None}, "no_affinity")
+
+
+@pytest.mark.parametrize("topology", ["direct_affinity"], indirect=True)
+def test_session_state_stays_on_one_connection_in_a_pinned_block(
+    topology: str, tenants: list[Tenant]
+) -> None:
+    """A session lock taken in a pinned block is the lock of every statement in it, and
+    its release finds it; out of the block the tenants' statements move again."""
+    wrapper = connections[ALIAS]
+    wrapper.close()
+    key = 4_242_013
+    with one_connection(wrapper):
+        with TenantContext.use_master_db(), wrapper.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s), pg_backend_pid()", [key])
+            acquired, holder = cursor.fetchone()
+        seen = {probe(wrapper, tenant)[0] for tenant in tenants}
+        with TenantContext.use_master_db(), wrapper.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+            released = cursor.fetchone()[0]
+    assert (acquired, released) == (True, True)
+    assert seen == {holder}
+    assert len({probe(wrapper, tenant)[0] for tenant in tenants}) > 1
+
+
+@pytest.mark.parametrize("topology", ["direct_affinity"], indirect=True)
+def test_migration_lock_of_a_tenant_holds_across_its_statements_with_affinity(
+    topology: str, tenants: list[Tenant]
+) -> None:
+    """``migratealltenants`` holds a tenant's session lock while it migrates: with
+    affinity the tenant's statements stay on the lock's connection, and the release
+    finds the lock."""
+    wrapper = connections[ALIAS]
+    with migratealltenants._tenant_lock("topo_0") as acquired:
+        assert acquired
+        assert len({probe(wrapper, tenant)[0] for tenant in tenants}) == 1
+        with psycopg.connect(
+            host="127.0.0.1",
+            port=wrapper.settings_dict["PORT"],
+            user=wrapper.settings_dict["USER"],
+            dbname=wrapper.settings_dict["NAME"],
+            autocommit=True,
+        ) as other:
+            row = other.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
+            assert row.fetchone() == (1,)
+    # Released on the connection that took it, whatever the statements in between did.
+    with TenantContext.use_master_db(), wrapper.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
+        assert cursor.fetchone() == (0,)
+
+
+@pytest.mark.parametrize("topology", ["direct_affinity"], indirect=True)
+def test_with_affinity_a_second_connection_on_one_path_is_kept_open(
+    topology: str, tenants: list[Tenant]
+) -> None:
+    """A transaction's SET can leave two connections on one path; the engine keeps both
+    (one may hold session state), it never closes a usable connection it parks."""
+    first, second = tenants[0], tenants[1]
+    wrapper = connections[ALIAS]
+    wrapper.close()
+    on_first = probe(wrapper, first)[0]
+    on_second = probe(wrapper, second)[0]
+    with transaction.atomic(using=ALIAS):
+        assert probe(wrapper, first)[0] == on_second  # moved by a SET, in its transaction
+    assert probe(wrapper, second)[0] not in (on_first, on_second)  # a third one
+    assert server_processes({on_first, on_second}) == {on_first, on_second}
+    assert probe(wrapper, first)[0] in (on_first, on_second)

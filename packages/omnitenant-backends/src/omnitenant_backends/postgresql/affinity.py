@@ -21,13 +21,14 @@ readable while it had nothing to say) is dropped when it is picked, not used.
 from __future__ import annotations
 
 import select
-from typing import Any, Final
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any, Final, cast
 
 from psycopg import pq
 
 from omnitenant_backends.conf import OmnitenantConfigurationError
 
-__all__ = ["AFFINITY_KEY", "ParkedConnections", "affinity_size", "usable"]
+__all__ = ["AFFINITY_KEY", "ParkedConnections", "affinity_size", "one_connection", "usable"]
 
 #: Key in a ``DATABASES`` entry: how many server connections a wrapper may keep, one per path.
 AFFINITY_KEY: Final = "OMNITENANT_AFFINITY"
@@ -64,6 +65,16 @@ def affinity_size(settings_dict: dict[str, Any], alias: str, *, transaction_pool
     return size
 
 
+def one_connection(connection: Any) -> AbstractContextManager[None]:
+    """A block whose statements on ``connection`` (a Django wrapper) share one session.
+
+    The omnitenant engine's ``DatabaseWrapper.omnitenant_pinned()``; nothing for any
+    other engine (they keep one connection anyway).
+    """
+    pinned = getattr(connection, "omnitenant_pinned", None)
+    return nullcontext() if pinned is None else cast("AbstractContextManager[None]", pinned())
+
+
 def usable(raw: Any) -> bool:
     """Whether a parked connection may still be used, without a round trip.
 
@@ -81,51 +92,58 @@ class ParkedConnections:
     """The wrapper's other connections, by path, least recently parked first.
 
     The caller parks only a connection outside any transaction; whether it is still
-    usable is checked when it is taken.
+    usable is checked when it is taken. Nothing usable is ever closed here but by
+    :meth:`close_all`: a parked connection may hold session state its user still needs
+    (a session lock, a cursor ``WITH HOLD``).
     """
 
     def __init__(self) -> None:
-        # None: a connection whose path is unknown (after a rollback, say): usable for any
-        # path, with a SET.
-        self._by_path: dict[tuple[str, ...] | None, Any] = {}
+        self._by_path: dict[tuple[str, ...], Any] = {}
+        # Connections whose path is unknown (after a rollback, say), or a second one on a
+        # path another already holds: usable for any path, with a SET.
+        self._unknown: list[Any] = []
 
     def __len__(self) -> int:
-        return len(self._by_path)
+        return len(self._by_path) + len(self._unknown)
 
     def exchange(self, raw: Any, path: tuple[str, ...] | None, wanted: tuple[str, ...]) -> Any:
         """Park ``raw`` (on ``path``) for the usable connection on ``wanted``, if any.
 
         The hot path of a switch: returns ``None``, and parks nothing, when there is none.
         """
-        by_path = self._by_path
-        target = by_path.pop(wanted, None)
+        target = self._by_path.pop(wanted, None)
         if target is None:
             return None
         if not usable(target):
             target.close()
             return None
-        if path in by_path:  # a second connection on that path: keep the newer
-            by_path.pop(path).close()
-        by_path[path] = raw
+        self.park(raw, path)
         return target
 
     def park(self, raw: Any, path: tuple[str, ...] | None) -> None:
         """Keep ``raw``, on ``path`` (``None``: unknown)."""
-        by_path = self._by_path
-        if path in by_path:  # a second connection on that path: keep the newer
-            by_path.pop(path).close()
-        by_path[path] = raw
+        if path is None or path in self._by_path:
+            self._unknown.append(raw)
+        else:
+            self._by_path[path] = raw
 
     def take(self, path: tuple[str, ...] | None) -> Any | None:
-        """The parked connection on ``path`` (``None``: unknown), if there is a usable one."""
-        raw = self._by_path.pop(path, None)
-        if raw is not None and not usable(raw):
+        """The parked connection on ``path`` (``None``: any of unknown path), if usable."""
+        if path is not None:
+            raw = self._by_path.pop(path, None)
+            if raw is None or usable(raw):
+                return raw
             raw.close()
             return None
-        return raw
+        while self._unknown:
+            raw = self._unknown.pop()
+            if usable(raw):
+                return raw
+            raw.close()
+        return None
 
-    def take_least_recent(self) -> tuple[tuple[str, ...] | None, Any] | None:
-        """The connection parked longest ago, with its path; dead ones are dropped."""
+    def take_least_recent(self) -> tuple[tuple[str, ...], Any] | None:
+        """The connection parked on a path longest ago, with it; dead ones are dropped."""
         while self._by_path:
             path = next(iter(self._by_path))
             raw = self._by_path.pop(path)
@@ -135,7 +153,8 @@ class ParkedConnections:
         return None
 
     def close_all(self) -> None:
-        parked = list(self._by_path.values())
+        parked = [*self._by_path.values(), *self._unknown]
         self._by_path.clear()
+        self._unknown.clear()
         for raw in parked:
             raw.close()

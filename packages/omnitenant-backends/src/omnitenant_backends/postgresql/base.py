@@ -55,7 +55,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any, Final, Literal, cast
 
 from django.db.backends.postgresql import base as postgresql_base
@@ -349,7 +350,9 @@ class DatabaseWrapper(postgresql_base.DatabaseWrapper):
         )
         self._affinity = self._affinity_size
         self._parked = ParkedConnections()
-        self._changing_connection = False
+        # While above zero, statements stay on the current connection (omnitenant_pinned(),
+        # and Django's connect() while affinity opens another).
+        self._pins = 0
 
     def _wanted(self) -> tuple[str, ...]:
         """The path the current state needs; also refreshes ``_memo_read_only``."""
@@ -420,11 +423,7 @@ class DatabaseWrapper(postgresql_base.DatabaseWrapper):
             # The warm path: the memo (path and read-only flag) was made for this state
             # and these settings.
             wanted = self._memo_path
-        if (
-            self._affinity > 1
-            and wanted != self.omnitenant_search_path
-            and not self._changing_connection
-        ):
+        if self._affinity > 1 and wanted != self.omnitenant_search_path and not self._pins:
             self._follow_affinity(wanted)
         cursor = super().create_cursor(name)
         # The flag is read only for a read-only tenant: active ones pay nothing for it.
@@ -478,6 +477,21 @@ class DatabaseWrapper(postgresql_base.DatabaseWrapper):
         self.connection = target
         self.omnitenant_search_path = target_path
 
+    @contextmanager
+    def omnitenant_pinned(self) -> Iterator[None]:
+        """Keep every statement of the block on the connection the wrapper has now.
+
+        With connection affinity, code that relies on session state (a session advisory
+        lock, ``SET`` without ``LOCAL``, a temporary table) wraps it in this block: the
+        path then changes with a ``SET``, as without affinity. Without affinity it
+        changes nothing.
+        """
+        self._pins += 1
+        try:
+            yield
+        finally:
+            self._pins -= 1
+
     def _open_another(self, raw: Any, current: tuple[str, ...]) -> None:
         """Park ``raw`` and connect anew, as Django connects (its signal included).
 
@@ -490,7 +504,7 @@ class DatabaseWrapper(postgresql_base.DatabaseWrapper):
             self._parked.park(raw, current)
         else:
             raw.close()
-        self._changing_connection = True
+        self._pins += 1
         try:
             self.connect()
         except Exception as error:
@@ -519,7 +533,7 @@ class DatabaseWrapper(postgresql_base.DatabaseWrapper):
                 str(error).strip().partition("\n")[0],
             )
         finally:
-            self._changing_connection = False
+            self._pins -= 1
             self.close_at, self.health_check_done = close_at, health_check_done
 
     def needs_path(self, wanted: tuple[str, ...], read_only: bool = False) -> bool:

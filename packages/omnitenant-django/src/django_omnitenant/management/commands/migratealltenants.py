@@ -102,6 +102,7 @@ from omnitenant_backends.fleet_migrate import (
     discard_abandoned_transaction,
 )
 from omnitenant_backends.placement import UnknownServer, servers, tenant_server
+from omnitenant_backends.postgresql.affinity import one_connection
 from omnitenant_context import IsolationType, TenantContext
 from omnitenant_context.observe import emit
 
@@ -814,15 +815,17 @@ def _statement_timeout(alias: str, seconds: float | None) -> Iterator[None]:
     if seconds is None or connection.vendor != "postgresql":
         yield
         return
-    with connection.cursor() as cursor:
-        milliseconds = f"{max(1, int(seconds * 1000))}ms"
-        cursor.execute("SELECT set_config('statement_timeout', %s, false)", [milliseconds])
-    try:
-        yield
-    finally:
-        if connection.connection is not None and not connection.in_atomic_block:
-            with connection.cursor() as cursor:
-                cursor.execute("RESET statement_timeout")
+    # Session state: every statement of the block on this one connection (affinity).
+    with one_connection(connection):
+        with connection.cursor() as cursor:
+            milliseconds = f"{max(1, int(seconds * 1000))}ms"
+            cursor.execute("SELECT set_config('statement_timeout', %s, false)", [milliseconds])
+        try:
+            yield
+        finally:
+            if connection.connection is not None and not connection.in_atomic_block:
+                with connection.cursor() as cursor:
+                    cursor.execute("RESET statement_timeout")
 
 
 def _is_statement_timeout(exc: BaseException) -> bool:
@@ -863,16 +866,19 @@ def _tenant_lock(tenant_id: str) -> Iterator[bool]:
         signed=True,
     )
     if master.vendor == "postgresql":
-        with master.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
-            row = cursor.fetchone()
-        acquired = bool(row and row[0])
-        try:
-            yield acquired
-        finally:
-            if acquired:
-                with master.cursor() as cursor:
-                    cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+        # A session lock: taken and released on one connection (affinity would otherwise
+        # move the tenant's statements, and the unlock, to others).
+        with one_connection(master):
+            with master.cursor() as cursor:
+                cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+                row = cursor.fetchone()
+            acquired = bool(row and row[0])
+            try:
+                yield acquired
+            finally:
+                if acquired:
+                    with master.cursor() as cursor:
+                        cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
         return
     path = Path(tempfile.gettempdir()) / f"omnitenant-migrate-{key & 0xFFFFFFFFFFFF:x}.lock"
     with path.open("a") as handle:
