@@ -536,7 +536,7 @@ def test_with_affinity_a_transaction_stays_on_its_connection(
             assert list(Note.objects.values_list("text", flat=True)) == [tenant.tenant_id]
 
 
-@pytest.mark.parametrize("topology", ["direct_affinity"], indirect=True)
+@pytest.mark.parametrize("topology", AFFINITY_TOPOLOGIES, indirect=True)
 def test_with_affinity_a_parked_connection_the_server_ended_is_replaced(
     topology: str, tenants: list[Tenant]
 ) -> None:
