@@ -172,6 +172,15 @@ class PgBouncer:
         with self._admin_console() as admin:
             admin.execute(command)
 
+    def clients(self, database: str) -> int:
+        """How many client connections PgBouncer holds for ``database`` (``SHOW CLIENTS``)."""
+        with self._admin_console() as admin:
+            cursor = admin.cursor()
+            cursor.execute("SHOW CLIENTS")
+            names = [column.name for column in cursor.description or []]
+            at = names.index("database")
+            return sum(1 for row in cursor.fetchall() if row[at] == database)
+
     def stats(self, database: str) -> dict[str, int]:
         """PgBouncer's ``SHOW STATS`` totals for ``database`` (queries, transactions)."""
         with self._admin_console() as admin:

@@ -538,16 +538,25 @@ def test_with_affinity_a_transaction_stays_on_its_connection(
 
 @pytest.mark.parametrize("topology", AFFINITY_TOPOLOGIES, indirect=True)
 def test_with_affinity_a_parked_connection_the_server_ended_is_replaced(
-    topology: str, tenants: list[Tenant]
+    topology: str, tenants: list[Tenant], bouncers: dict[str, PgBouncer]
 ) -> None:
     first, second = tenants[0], tenants[1]
     wrapper = connections[ALIAS]
     wrapper.close()
     parked = probe(wrapper, first)[0]
     current = probe(wrapper, second)[0]
+    bouncer = bouncers["session"] if topology.startswith("pgbouncer") else None
+    database = str(wrapper.settings_dict["NAME"])
+    clients = bouncer.clients(database) if bouncer else 0
     with connections["default"].cursor() as cursor:
         cursor.execute("SELECT pg_terminate_backend(%s)", [parked])
     assert server_processes({parked}) == set()
+    if bouncer is not None:  # PgBouncer ends the client of a dead server session
+        for _ in range(100):
+            if bouncer.clients(database) < clients:
+                break
+            time.sleep(0.05)
+        assert bouncer.clients(database) < clients
     pid, path, text = probe(wrapper, first)  # no error: the dead one was not used
     assert (path, text) == ((first.schema_name,), first.tenant_id)
     assert pid not in (parked, current)
@@ -645,21 +654,17 @@ def test_migration_lock_of_a_tenant_holds_across_its_statements_with_affinity(
     affinity the tenant's statements stay on the lock's connection, and the release
     finds the lock."""
     wrapper = connections[ALIAS]
+    held = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = %s"
     with migratealltenants._tenant_lock("topo_0") as acquired:
         assert acquired
-        assert len({probe(wrapper, tenant)[0] for tenant in tenants}) == 1
-        with psycopg.connect(
-            host="127.0.0.1",
-            port=wrapper.settings_dict["PORT"],
-            user=wrapper.settings_dict["USER"],
-            dbname=wrapper.settings_dict["NAME"],
-            autocommit=True,
-        ) as other:
-            row = other.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
-            assert row.fetchone() == (1,)
+        pids = {probe(wrapper, tenant)[0] for tenant in tenants}
+        assert len(pids) == 1
+        with connections["default"].cursor() as cursor:
+            cursor.execute(held, [*pids])
+            assert cursor.fetchone() == (1,)
     # Released on the connection that took it, whatever the statements in between did.
-    with TenantContext.use_master_db(), wrapper.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
+    with connections["default"].cursor() as cursor:
+        cursor.execute(held, [*pids])
         assert cursor.fetchone() == (0,)
 
 
@@ -679,3 +684,37 @@ def test_with_affinity_a_second_connection_on_one_path_is_kept_open(
     assert probe(wrapper, second)[0] not in (on_first, on_second)  # a third one
     assert server_processes({on_first, on_second}) == {on_first, on_second}
     assert probe(wrapper, first)[0] in (on_first, on_second)
+
+
+@pytest.mark.parametrize("server_side_binding", [False, True], ids=["client", "server"])
+def test_with_affinity_a_cursor_kept_across_a_switch_changes_no_connection_it_left(
+    live_db: None, tenants: list[Tenant], server_side_binding: bool
+) -> None:
+    """A cursor taken in one tenant and used after the wrapper moved to another
+    connection runs on its own connection, on its own tenant's path, and leaves what the
+    engine knows of every connection true: the next statement in that tenant on the
+    wrapper's connection still gets its path."""
+    first, second, third = tenants
+    entry = topology_settings("direct_affinity", {})
+    entry["OPTIONS"] = {"server_side_binding": server_side_binding}
+    wrapper = DatabaseWrapper(entry, "kept_cursor")
+    table = sql.Identifier(Note._meta.db_table)
+    probe(wrapper, first)
+    probe(wrapper, second)
+    with TenantContext.use_tenant(first):
+        kept = wrapper.cursor()  # on the first tenant's connection
+    try:
+        for round_ in range(3):
+            tenant = (third, second, third)[round_]
+            # The wrapper moves to another connection (a new one, then parked ones).
+            assert probe(wrapper, tenant)[1:] == ((tenant.schema_name,), tenant.tenant_id)
+            kept.execute(sql.SQL("SELECT text FROM {}").format(table))
+            assert kept.fetchall() == [(first.tenant_id,)]
+            kept.executemany(
+                sql.SQL("INSERT INTO {} (text) SELECT %s WHERE false").format(table), [("x",)]
+            )
+            for other in (first, second, third, first):
+                assert probe(wrapper, other)[1:] == ((other.schema_name,), other.tenant_id)
+    finally:
+        kept.close()
+        wrapper.close()

@@ -240,9 +240,16 @@ class _PathCursorMixin:
 
     ``_omnitenant`` is set by :meth:`DatabaseWrapper.create_cursor`; cursors psycopg or
     Django make on the raw connection for their own set-up have none and run unchanged.
+
+    ``_omnitenant_raw`` is the raw connection the cursor was made on. When the wrapper has
+    moved to another one since (connection affinity, or a new connection), the cursor is
+    *stray*: what the wrapper knows is about another connection, so the statement carries
+    its path for its own transaction only (``SET LOCAL``, as with transaction pooling)
+    and changes nothing the engine knows.
     """
 
     _omnitenant: DatabaseWrapper | None = None
+    _omnitenant_raw: Any = None
     _omnitenant_path: tuple[str, ...] = ()
     _omnitenant_read_only = False
 
@@ -250,11 +257,17 @@ class _PathCursorMixin:
         run = super().executemany  # type: ignore[misc]  # psycopg's cursor comes after the mixin
         wrapper = self._omnitenant
         read_only = self._omnitenant_read_only
-        if wrapper is None or not wrapper.needs_path(self._omnitenant_path, read_only):
+        if wrapper is None or (
+            self._omnitenant_raw is wrapper.connection
+            and not wrapper.needs_path(self._omnitenant_path, read_only)
+        ):
             return run(query, params_seq, **kwargs)
-        wanted = self._omnitenant_path
+        stray = self._omnitenant_raw is not wrapper.connection
         return wrapper.run_after_path(
-            wanted, lambda: run(query, params_seq, **kwargs), read_only=read_only
+            self._omnitenant_path,
+            lambda: run(query, params_seq, **kwargs),
+            read_only=read_only,
+            stray_on=self._omnitenant_raw if stray else None,
         )
 
 
@@ -270,16 +283,21 @@ class PathCursor(_PathCursorMixin, postgresql_base.Cursor):
     def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
         wrapper = self._omnitenant
         read_only = self._omnitenant_read_only
-        if wrapper is None or not wrapper.needs_path(self._omnitenant_path, read_only):
+        if wrapper is None or (
+            self._omnitenant_raw is wrapper.connection
+            and not wrapper.needs_path(self._omnitenant_path, read_only)
+        ):
             return super().execute(query, params, **kwargs)  # type: ignore[misc]  # untyped psycopg base in django-stubs
         wanted = self._omnitenant_path
-        prefix = wrapper.path_statement(wanted, read_only)
+        stray = self._omnitenant_raw is not wrapper.connection
+        prefix = wrapper.path_statement(wanted, read_only, stray=stray)
         super().execute(_prefixed(prefix, query), params, **kwargs)  # type: ignore[misc]  # untyped psycopg base in django-stubs
         # Past the SET results (two with read_only: the transaction's, then the path's).
         self.nextset()  # type: ignore[attr-defined]  # psycopg's, untyped in django-stubs
         if read_only:
             self.nextset()  # type: ignore[attr-defined]  # psycopg's, untyped in django-stubs
-        wrapper.omnitenant_search_path = wanted
+        if not stray:
+            wrapper.omnitenant_search_path = wanted
         return self
 
 
@@ -294,15 +312,20 @@ class PathServerBindingCursor(_PathCursorMixin, postgresql_base.ServerBindingCur
     def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
         wrapper = self._omnitenant
         read_only = self._omnitenant_read_only
-        if wrapper is None or not wrapper.needs_path(self._omnitenant_path, read_only):
+        if wrapper is None or (
+            self._omnitenant_raw is wrapper.connection
+            and not wrapper.needs_path(self._omnitenant_path, read_only)
+        ):
             return super().execute(query, params, **kwargs)  # type: ignore[misc]  # untyped psycopg base in django-stubs
         wanted = self._omnitenant_path
+        stray = self._omnitenant_raw is not wrapper.connection
         raw = self.connection  # type: ignore[attr-defined]  # psycopg's, untyped in django-stubs
-        prefix = wrapper.path_statement(wanted, read_only, pipeline=True).encode()
+        prefix = wrapper.path_statement(wanted, read_only, pipeline=True, stray=stray).encode()
         with raw.pipeline():
             raw.execute(prefix)
             super().execute(query, params, **kwargs)  # type: ignore[misc]  # untyped psycopg base in django-stubs
-        wrapper.omnitenant_search_path = wanted
+        if not stray:
+            wrapper.omnitenant_search_path = wanted
         return self
 
 
@@ -439,6 +462,7 @@ class DatabaseWrapper(postgresql_base.DatabaseWrapper):
                 self.connection.execute(_READ_ONLY_TRANSACTION)
             return cursor
         cursor._omnitenant = self
+        cursor._omnitenant_raw = self.connection
         cursor._omnitenant_path = wanted
         if read_only:
             cursor._omnitenant_read_only = True
@@ -554,40 +578,55 @@ class DatabaseWrapper(postgresql_base.DatabaseWrapper):
         )
 
     def path_statement(
-        self, wanted: tuple[str, ...], read_only: bool = False, *, pipeline: bool = False
+        self,
+        wanted: tuple[str, ...],
+        read_only: bool = False,
+        *,
+        pipeline: bool = False,
+        stray: bool = False,
     ) -> str:
         """The statements setting ``wanted`` (and a read-only transaction when asked).
 
         ``SET`` statements for a simple query (:func:`~omnitenant_backends._sql.path_prefix`),
         one ``SELECT set_config(...)`` for a ``pipeline``. The path is unknown until it
-        succeeded.
+        succeeded. For a ``stray`` cursor (see :class:`_PathCursorMixin`) the path is
+        local to the statement's transaction, and the wrapper's knowledge stays.
         """
         if not read_only or wanted != self.omnitenant_search_path:
             emit("path_switch")  # not for a read-only tenant's statements that stay put
-        self.omnitenant_search_path = None
-        local = self._transaction_pooling
+        if not stray:
+            self.omnitenant_search_path = None
+        local = self._transaction_pooling or stray
         if pipeline:
             return set_search_path_text(wanted, local=local, read_only=read_only)
         return path_prefix(wanted, local=local, read_only=read_only)
 
     def run_after_path(
-        self, wanted: tuple[str, ...], run: Callable[[], Any], *, read_only: bool = False
+        self,
+        wanted: tuple[str, ...],
+        run: Callable[[], Any],
+        *,
+        read_only: bool = False,
+        stray_on: Any = None,
     ) -> Any:
         """Set ``wanted`` in a round trip of its own, then ``run`` (``executemany``).
 
-        With transaction pooling or ``read_only`` and autocommit, both go into one
-        explicit transaction: neither setting would outlive a transaction of its own.
+        With transaction pooling, ``read_only`` or a stray cursor's connection
+        (``stray_on``) and autocommit, both go into one explicit transaction: neither
+        setting would outlive a transaction of its own.
         """
-        raw = self.connection
-        statement = self.path_statement(wanted, read_only).encode()
+        stray = stray_on is not None
+        raw = stray_on if stray else self.connection
+        statement = self.path_statement(wanted, read_only, stray=stray).encode()
         # A simple query (no parameters, never prepared): it may hold two statements.
-        if (self._transaction_pooling or read_only) and raw.autocommit:
+        if (self._transaction_pooling or read_only or stray) and raw.autocommit:
             with raw.transaction():
                 raw.execute(statement, prepare=False)
                 return run()
         raw.execute(statement, prepare=False)
         result = run()
-        self.omnitenant_search_path = wanted
+        if not stray:
+            self.omnitenant_search_path = wanted
         return result
 
     def _set_search_path(self, wanted: tuple[str, ...]) -> None:
