@@ -16,6 +16,12 @@ callgrind with ``--client FORM COUNT`` at two counts and divide the difference::
     python bench/path_statement.py --pin --schemas 100   # own cluster on its own core
     valgrind --tool=callgrind python bench/path_statement.py --client SET 1200
 
+Directly, one more row: **connection affinity** (``OMNITENANT_AFFINITY``), a connection per
+schema, each already on its schema's path, the read sent round-robin over them with
+nothing in front: the server CPU of all those backends together. It shows what callgrind's
+count cannot (each process there has caches of its own): a statement landing on another
+backend each time finds less of its memory in the CPU's caches.
+
 It creates a database of its own (``omnitenant_bench_pathstmt_<pid>``) and drops it.
 ``--schemas N`` rotates over N schemas instead of 10 (what a server pays for reading
 many tenants' tables, with or without a path change); ``--pin`` runs against a cluster of
@@ -88,7 +94,10 @@ CLIENT_FORMS = {
 }
 
 
-def _connect(port: int, dbname: str) -> psycopg.Connection[Any]:
+AFFINITY = "read on its schema's own connection (affinity)"
+
+
+def _connect(port: int, dbname: str, options: str = "") -> psycopg.Connection[Any]:
     return psycopg.connect(
         host=HOST,
         port=port,
@@ -97,6 +106,7 @@ def _connect(port: int, dbname: str) -> psycopg.Connection[Any]:
         autocommit=True,
         prepare_threshold=None,
         cursor_factory=psycopg.ClientCursor,
+        options=options,
     )
 
 
@@ -146,14 +156,42 @@ def _run(
     return wall, server_us, bouncer_us
 
 
+def _run_affinity(connections: list[psycopg.Connection[Any]], count: int) -> tuple[float, float]:
+    """(wall, server CPU) per statement, the read round-robin over a connection per schema."""
+    cursors = [connection.cursor() for connection in connections]
+    backends = [connection.info.backend_pid for connection in connections]
+    started, server = time.perf_counter(), sum(_cpu_ns(pid) for pid in backends)
+    for number in range(count):
+        cursor = cursors[number % len(cursors)]
+        cursor.execute(READ, (7,))
+        cursor.fetchall()
+    wall = (time.perf_counter() - started) / count * 1e6
+    return wall, (sum(_cpu_ns(pid) for pid in backends) - server) / count / 1e3
+
+
 def measure(port: int, dbname: str, rounds: int, count: int, bouncer_pid: int | None) -> None:
     results: dict[str, list[tuple[float, float, float]]] = {form: [] for form in FORMS}
-    with _connect(port, dbname) as connection:
+    with ExitStack() as stack:
+        connection = stack.enter_context(_connect(port, dbname))
+        # Affinity only directly: through a transaction-mode pooler it is refused.
+        per_schema = (
+            []
+            if bouncer_pid
+            else [
+                stack.enter_context(_connect(port, dbname, f"-c search_path={schema}"))
+                for schema in SCHEMAS
+            ]
+        )
+        if per_schema:
+            results[AFFINITY] = []
+            _run_affinity(per_schema, 50 * len(per_schema))
         for form in FORMS:  # warm every form's catalog and plan caches
             _run(connection, form, 50, bouncer_pid)
         for _ in range(rounds):
             for form in FORMS:
                 results[form].append(_run(connection, form, count, bouncer_pid))
+            if per_schema:
+                results[AFFINITY].append((*_run_affinity(per_schema, count), 0.0))
     where = "through PgBouncer (transaction mode)" if bouncer_pid else "direct"
     print(f"\n### {where}: {rounds} rounds of {count} statements, µs per statement\n")
     header = "| form | wall (loaded) | server CPU median | min |"
