@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from selenium.common.exceptions import NoSuchElementException
+from selenium.common.exceptions import NoSuchElementException, WebDriverException
 from selenium.webdriver import Chrome
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
@@ -28,9 +28,16 @@ def _text(browser: Chrome) -> str:
 
 
 def _click(browser: Chrome, element: WebElement) -> None:
-    """Click a link or button and wait until the next page replaced this one."""
+    """Click a link or button and wait until the next page replaced this one.
+
+    While the page is being replaced, ChromeDriver may answer the staleness check with
+    another error than "stale element" ("Node with given id does not belong to the
+    document", seen with Chromium 156): the wait asks again until the answer is "stale".
+    """
     element.click()
-    WebDriverWait(browser, 30).until(ready.staleness_of(element))
+    WebDriverWait(browser, 30, ignored_exceptions=(WebDriverException,)).until(
+        ready.staleness_of(element)
+    )
 
 
 def _sign_in(browser: Chrome, site: ExampleSite, host: str, username: str, password: str) -> None:
