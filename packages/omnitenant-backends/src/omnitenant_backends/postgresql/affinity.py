@@ -7,6 +7,11 @@ alias, as Django makes them) keeps up to ``k`` server connections; a switch outs
 transaction picks the one already on the wanted path, and sends nothing more. The others
 wait here, *parked*, each under the path the server is known to have on it.
 
+Experimental: callgrind's count shows the server doing plain Django's work per statement,
+but timed on the development VM the server spent more CPU with a connection per tenant
+than with the ``SET`` (each backend's memory has to come back into the CPU's caches when
+its turn comes; docs/performance.md, "Connection affinity, timed").
+
 What it costs: up to ``k`` server connections per thread that serves requests, per alias.
 It helps while the tenants (and the master, for master-scoped models) a thread moves
 between fit in ``k``; beyond that, the least recently used parked connection takes the new
