@@ -172,29 +172,27 @@ class PgBouncer:
         with self._admin_console() as admin:
             admin.execute(command)
 
-    def clients(self, database: str) -> int:
-        """How many client connections PgBouncer holds for ``database`` (``SHOW CLIENTS``)."""
+    def _show(self, what: str) -> list[dict[str, Any]]:
+        """The rows of the admin console's ``SHOW <what>``, by column name."""
         with self._admin_console() as admin:
             cursor = admin.cursor()
-            cursor.execute("SHOW CLIENTS")
+            cursor.execute(f"SHOW {what}")
             names = [column.name for column in cursor.description or []]
-            at = names.index("database")
-            return sum(1 for row in cursor.fetchall() if row[at] == database)
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def clients(self, database: str) -> int:
+        """How many client connections PgBouncer holds for ``database`` (``SHOW CLIENTS``)."""
+        return sum(1 for record in self._show("CLIENTS") if record["database"] == database)
 
     def stats(self, database: str) -> dict[str, int]:
         """PgBouncer's ``SHOW STATS`` totals for ``database`` (queries, transactions)."""
-        with self._admin_console() as admin:
-            cursor = admin.cursor()
-            cursor.execute("SHOW STATS")
-            names = [column.name for column in cursor.description or []]
-            for row in cursor.fetchall():
-                record: dict[str, Any] = dict(zip(names, row, strict=True))
-                if record["database"] == database:
-                    return {
-                        key: int(value)
-                        for key, value in record.items()
-                        if key.startswith("total_") and value is not None
-                    }
+        for record in self._show("STATS"):
+            if record["database"] == database:
+                return {
+                    key: int(value)
+                    for key, value in record.items()
+                    if key.startswith("total_") and value is not None
+                }
         return {}
 
     def stop(self) -> None:

@@ -93,6 +93,14 @@ def usable(raw: Any) -> bool:
     return not readable
 
 
+def _usable_or_closed(raw: Any) -> Any | None:
+    """``raw`` if it is :func:`usable`; else it is closed, and ``None``."""
+    if usable(raw):
+        return raw
+    raw.close()
+    return None
+
+
 class ParkedConnections:
     """The wrapper's other connections, by path, least recently parked first.
 
@@ -116,13 +124,9 @@ class ParkedConnections:
 
         The hot path of a switch: returns ``None``, and parks nothing, when there is none.
         """
-        target = self._by_path.pop(wanted, None)
-        if target is None:
-            return None
-        if not usable(target):
-            target.close()
-            return None
-        self.park(raw, path)
+        target = self.take(wanted)
+        if target is not None:
+            self.park(raw, path)
         return target
 
     def park(self, raw: Any, path: tuple[str, ...] | None) -> None:
@@ -136,25 +140,20 @@ class ParkedConnections:
         """The parked connection on ``path`` (``None``: any of unknown path), if usable."""
         if path is not None:
             raw = self._by_path.pop(path, None)
-            if raw is None or usable(raw):
-                return raw
-            raw.close()
-            return None
+            return None if raw is None else _usable_or_closed(raw)
         while self._unknown:
-            raw = self._unknown.pop()
-            if usable(raw):
+            raw = _usable_or_closed(self._unknown.pop())
+            if raw is not None:
                 return raw
-            raw.close()
         return None
 
     def take_least_recent(self) -> tuple[tuple[str, ...], Any] | None:
         """The connection parked on a path longest ago, with it; dead ones are dropped."""
         while self._by_path:
             path = next(iter(self._by_path))
-            raw = self._by_path.pop(path)
-            if usable(raw):
+            raw = _usable_or_closed(self._by_path.pop(path))
+            if raw is not None:
                 return path, raw
-            raw.close()
         return None
 
     def close_all(self) -> None:

@@ -256,13 +256,12 @@ class _PathCursorMixin:
     def executemany(self, query: Any, params_seq: Iterable[Any], **kwargs: Any) -> Any:
         run = super().executemany  # type: ignore[misc]  # psycopg's cursor comes after the mixin
         wrapper = self._omnitenant
-        read_only = self._omnitenant_read_only
-        if wrapper is None or (
-            self._omnitenant_raw is wrapper.connection
-            and not wrapper.needs_path(self._omnitenant_path, read_only)
-        ):
+        if wrapper is None:
             return run(query, params_seq, **kwargs)
         stray = self._omnitenant_raw is not wrapper.connection
+        read_only = self._omnitenant_read_only
+        if not stray and not wrapper.needs_path(self._omnitenant_path, read_only):
+            return run(query, params_seq, **kwargs)
         return wrapper.run_after_path(
             self._omnitenant_path,
             lambda: run(query, params_seq, **kwargs),
@@ -282,14 +281,13 @@ class PathCursor(_PathCursorMixin, postgresql_base.Cursor):
 
     def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
         wrapper = self._omnitenant
-        read_only = self._omnitenant_read_only
-        if wrapper is None or (
-            self._omnitenant_raw is wrapper.connection
-            and not wrapper.needs_path(self._omnitenant_path, read_only)
-        ):
+        if wrapper is None:
             return super().execute(query, params, **kwargs)  # type: ignore[misc]  # untyped psycopg base in django-stubs
-        wanted = self._omnitenant_path
         stray = self._omnitenant_raw is not wrapper.connection
+        read_only = self._omnitenant_read_only
+        wanted = self._omnitenant_path
+        if not stray and not wrapper.needs_path(wanted, read_only):
+            return super().execute(query, params, **kwargs)  # type: ignore[misc]  # untyped psycopg base in django-stubs
         prefix = wrapper.path_statement(wanted, read_only, stray=stray)
         super().execute(_prefixed(prefix, query), params, **kwargs)  # type: ignore[misc]  # untyped psycopg base in django-stubs
         # Past the SET results (two with read_only: the transaction's, then the path's).
@@ -311,14 +309,13 @@ class PathServerBindingCursor(_PathCursorMixin, postgresql_base.ServerBindingCur
 
     def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
         wrapper = self._omnitenant
-        read_only = self._omnitenant_read_only
-        if wrapper is None or (
-            self._omnitenant_raw is wrapper.connection
-            and not wrapper.needs_path(self._omnitenant_path, read_only)
-        ):
+        if wrapper is None:
             return super().execute(query, params, **kwargs)  # type: ignore[misc]  # untyped psycopg base in django-stubs
-        wanted = self._omnitenant_path
         stray = self._omnitenant_raw is not wrapper.connection
+        read_only = self._omnitenant_read_only
+        wanted = self._omnitenant_path
+        if not stray and not wrapper.needs_path(wanted, read_only):
+            return super().execute(query, params, **kwargs)  # type: ignore[misc]  # untyped psycopg base in django-stubs
         raw = self.connection  # type: ignore[attr-defined]  # psycopg's, untyped in django-stubs
         prefix = wrapper.path_statement(wanted, read_only, pipeline=True, stray=stray).encode()
         with raw.pipeline():
