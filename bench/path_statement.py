@@ -15,12 +15,20 @@ callgrind with ``--client FORM COUNT`` at two counts and divide the difference::
     python bench/path_statement.py [--rounds 7] [--statements 3000] [--no-pgbouncer]
     python bench/path_statement.py --pin --schemas 100   # own cluster on its own core
     valgrind --tool=callgrind python bench/path_statement.py --client SET 1200
+    valgrind --tool=callgrind python bench/path_statement.py --client SET-param 1200
 
 Directly, one more row: **connection affinity** (``OMNITENANT_AFFINITY``), a connection per
 schema, each already on its schema's path, the read sent round-robin over them with
 nothing in front: the server CPU of all those backends together. It shows what callgrind's
 count cannot (each process there has caches of its own): a statement landing on another
 backend each time finds less of its memory in the CPU's caches.
+
+The path's ``SET`` is measured with the schema names in its text (what the engine sends)
+and as the statement's parameters (a text the same for every schema). psycopg keeps the
+parse of 128 statement texts per process: with the names in the text and more schemas
+than that in rotation (``--schemas 1000``), each statement is parsed again, which the
+client count shows; as parameters, psycopg quotes each name instead, which costs more
+than the parse saves below that size.
 
 It creates a database of its own (``omnitenant_bench_pathstmt_<pid>``) and drops it.
 ``--schemas N`` rotates over N schemas instead of 10 (what a server pays for reading
@@ -55,7 +63,8 @@ def _set_config(schema: str, local: bool) -> str:
     return f"SELECT pg_catalog.set_config('search_path', '\"{schema}\"', {flag})"
 
 
-#: name -> (statement text for a schema, statements in front of the read)
+#: name -> (statement text for a schema, statements in front of the read); the read takes
+#: the parameter ``(7,)``, after the schema name for the forms that take it as one.
 FORMS: dict[str, tuple[Callable[[str], str], int]] = {
     "read alone (qualified, no path)": (
         lambda schema: f'SELECT id, name FROM "{schema}".t WHERE id = %s',  # noqa: S608
@@ -67,6 +76,7 @@ FORMS: dict[str, tuple[Callable[[str], str], int]] = {
     ),
     "set_config(false); read (before)": (lambda s: f"{_set_config(s, False)}; {READ}", 1),
     "SET; read (now)": (lambda s: f'SET search_path TO "{s}"; {READ}', 1),
+    "SET %s; read (names as parameters)": (lambda s: f"SET search_path TO %s; {READ}", 1),
     "set_config(true); read (before, transaction pooling)": (
         lambda s: f"{_set_config(s, True)}; {READ}",
         1,
@@ -91,7 +101,10 @@ CLIENT_FORMS = {
     "plain": "read alone (qualified, no path)",
     "set_config": "set_config(false); read (before)",
     "SET": "SET; read (now)",
+    "SET-param": "SET %s; read (names as parameters)",
 }
+#: The forms whose text holds a placeholder for the schema name (sent as a parameter).
+NAME_PARAMETER_FORMS = {"SET %s; read (names as parameters)"}
 
 
 AFFINITY = "read on its schema's own connection (affinity)"
@@ -137,6 +150,10 @@ def _run(
 ) -> tuple[float, float, float]:
     make, prefixes = FORMS[form]
     texts = [make(schema) for schema in SCHEMAS]
+    if form in NAME_PARAMETER_FORMS:
+        params = [(schema, 7) for schema in SCHEMAS]
+    else:
+        params = [(7,)] * len(SCHEMAS)
     cursor = connection.cursor()
     cursor.execute("SELECT pg_backend_pid()")
     row = cursor.fetchone()
@@ -146,7 +163,7 @@ def _run(
     if bouncer_pid:
         bouncer = _cpu_ns(bouncer_pid)
     for number in range(count):
-        cursor.execute(texts[number % len(texts)], (7,))
+        cursor.execute(texts[number % len(texts)], params[number % len(texts)])
         for _ in range(prefixes):
             cursor.nextset()
         cursor.fetchall()

@@ -1,5 +1,4 @@
-"""SQL helpers: every name reaches SQL through ``psycopg.sql.Identifier``, or checked and
-as a parameter psycopg quotes (:func:`path_prefix_template`)."""
+"""SQL helpers: every name reaches SQL through ``psycopg.sql.Identifier``."""
 
 from __future__ import annotations
 
@@ -12,7 +11,6 @@ from omnitenant_context import check_identifier
 
 __all__ = [
     "path_prefix",
-    "path_prefix_template",
     "qualified",
     "search_path_bytes",
     "search_path_sql",
@@ -53,27 +51,6 @@ def path_prefix(schemas: tuple[str, ...], *, local: bool, read_only: bool = Fals
     a statement whose parameters are merged client-side.
     """
     path = search_path_sql(schemas, local=local).as_string(None)
-    return f"{SET_READ_ONLY_TRANSACTION}; {path}" if read_only else path
-
-
-@functools.lru_cache(maxsize=4096)
-def path_prefix_template(schemas: tuple[str, ...], *, local: bool, read_only: bool = False) -> str:
-    """:func:`path_prefix` with a ``%s`` placeholder in place of each schema name.
-
-    For a statement whose parameters psycopg merges client-side: the engine passes the
-    names as the statement's first parameters, which psycopg quotes as string literals
-    (``SET search_path TO 'a', 'b'``; the server reads them as the identifiers
-    ``"a", "b"``). The text then depends only on the path's length, not on the tenant,
-    so psycopg's cache of parsed statements (128 texts per process) keeps one entry per
-    statement; with the names in the text, a fleet of more than about a hundred tenants
-    made psycopg parse the first statement after every switch again, and pushed the
-    project's own statements out of that cache. The names are checked as in
-    :func:`path_prefix` (once per path: the result is cached).
-    """
-    for name in schemas:
-        check_identifier(name, what="schema name")
-    placeholders = ", ".join(["%s"] * len(schemas))
-    path = f"SET {'LOCAL ' if local else ''}search_path TO {placeholders}"
     return f"{SET_READ_ONLY_TRANSACTION}; {path}" if read_only else path
 
 

@@ -66,7 +66,6 @@ from omnitenant_backends._scope import writes_allowed_in_maintenance
 from omnitenant_backends._sql import (
     SET_READ_ONLY_TRANSACTION,
     path_prefix,
-    path_prefix_template,
     search_path_bytes,
     set_search_path_text,
 )
@@ -289,15 +288,7 @@ class PathCursor(_PathCursorMixin, postgresql_base.Cursor):
         wanted = self._omnitenant_path
         if not stray and not wrapper.needs_path(wanted, read_only):
             return super().execute(query, params, **kwargs)  # type: ignore[misc]  # untyped psycopg base in django-stubs
-        if isinstance(params, (list, tuple)):
-            # The names as parameters: the statement's text is the same for every tenant
-            # (see path_prefix_template), so psycopg's parse of it is cached once.
-            prefix = wrapper.path_statement(wanted, read_only, stray=stray, placeholders=True)
-            params = (*wanted, *params)
-        else:
-            # No parameters (nothing is merged, so the text is not parsed for them), or
-            # named ones (which positional placeholders cannot join).
-            prefix = wrapper.path_statement(wanted, read_only, stray=stray)
+        prefix = wrapper.path_statement(wanted, read_only, stray=stray)
         super().execute(_prefixed(prefix, query), params, **kwargs)  # type: ignore[misc]  # untyped psycopg base in django-stubs
         # Past the SET results (two with read_only: the transaction's, then the path's).
         self.nextset()  # type: ignore[attr-defined]  # psycopg's, untyped in django-stubs
@@ -590,15 +581,11 @@ class DatabaseWrapper(postgresql_base.DatabaseWrapper):
         *,
         pipeline: bool = False,
         stray: bool = False,
-        placeholders: bool = False,
     ) -> str:
         """The statements setting ``wanted`` (and a read-only transaction when asked).
 
         ``SET`` statements for a simple query (:func:`~omnitenant_backends._sql.path_prefix`),
-        one ``SELECT set_config(...)`` for a ``pipeline``; with ``placeholders``, the
-        simple query's ``SET`` with a ``%s`` per name, the names then going in as the
-        statement's first parameters (:func:`~omnitenant_backends._sql.path_prefix_template`:
-        a text that does not depend on the tenant). The path is unknown until it
+        one ``SELECT set_config(...)`` for a ``pipeline``. The path is unknown until it
         succeeded. For a ``stray`` cursor (see :class:`_PathCursorMixin`) the path is
         local to the statement's transaction, and the wrapper's knowledge stays.
         """
@@ -609,8 +596,6 @@ class DatabaseWrapper(postgresql_base.DatabaseWrapper):
         local = self._transaction_pooling or stray
         if pipeline:
             return set_search_path_text(wanted, local=local, read_only=read_only)
-        if placeholders:
-            return path_prefix_template(wanted, local=local, read_only=read_only)
         return path_prefix(wanted, local=local, read_only=read_only)
 
     def run_after_path(
