@@ -718,3 +718,52 @@ def test_with_affinity_a_cursor_kept_across_a_switch_changes_no_connection_it_le
     finally:
         kept.close()
         wrapper.close()
+
+
+@pytest.mark.parametrize("server_side_binding", [False, True], ids=["client", "server"])
+def test_with_djangos_pool_a_cursor_used_after_its_connection_went_back_changes_nothing(
+    live_db: None, tenants: list[Tenant], server_side_binding: bool
+) -> None:
+    """A cursor kept after ``close()`` runs on the pooled session it was made on, which
+    the pool may have handed to someone else meanwhile. It reads its own tenant, for its
+    own transaction only: the path the engine left on that session for its next user,
+    and what the wrapper believes of its new session, both stay true."""
+    first, second, _third = tenants
+    entry = topology_settings("direct", {})
+    # Two sessions, handed out first in, first out: a close and a new checkout change
+    # sessions, so the kept cursor's session is not the wrapper's.
+    pool = {"min_size": 2, "max_size": 2, "timeout": 10}
+    entry["OPTIONS"] = {"pool": pool, "server_side_binding": server_side_binding}
+    wrapper = DatabaseWrapper(entry, "kept_pooled_cursor")
+    table = sql.Identifier(Note._meta.db_table)
+    read = sql.SQL("SELECT text FROM {}").format(table)
+    with TenantContext.use_tenant(first):
+        kept = wrapper.cursor()  # opens Django's pool
+    try:
+        # The pool's second session opens in the background: wait for it, so that the
+        # order sessions are handed out in is the pool's (first in, first out).
+        for _ in range(200):
+            if wrapper.pool.get_stats().get("pool_available", 0) >= 1:
+                break
+            time.sleep(0.05)
+        assert wrapper.pool.get_stats().get("pool_available", 0) >= 1
+        kept_session = probe(wrapper, second)[0]  # the kept cursor's session, left on second
+        wrapper.close()  # back to the pool, known to be on the second tenant's path
+        for _ in range(3):
+            pid, path, text = probe(wrapper, second)
+            assert pid != kept_session
+            assert (path, text) == ((second.schema_name,), second.tenant_id)
+            kept.execute(read)  # on the pooled session, in the first tenant
+            assert kept.fetchall() == [(first.tenant_id,)]
+            # The wrapper's own session is still where the engine believes it is.
+            assert probe(wrapper, second)[1:] == ((second.schema_name,), second.tenant_id)
+            wrapper.close()
+            # The kept cursor's session comes back, as the engine left it: second's path.
+            pid, path, text = probe(wrapper, second)
+            assert pid == kept_session
+            assert (path, text) == ((second.schema_name,), second.tenant_id)
+            wrapper.close()
+    finally:
+        kept.close()
+        wrapper.close()
+        wrapper.close_pool()
