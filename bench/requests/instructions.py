@@ -286,6 +286,21 @@ def analyse_all(cluster: SecondCluster) -> None:
             connection.execute("ANALYZE")
 
 
+def _cpu_model() -> str:
+    """The CPU's model (Linux: its name, family and model numbers), which counts depend on."""
+    try:
+        fields: dict[str, str] = {}
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            name, _, value = line.partition(":")
+            fields.setdefault(name.strip(), value.strip())
+    except OSError:
+        return platform.processor() or "CPU model unknown"
+    return (
+        f"{fields.get('model name', 'CPU')} (family {fields.get('cpu family', '?')}, "
+        f"model {fields.get('model', '?')})"
+    )
+
+
 def parse_arguments(argv: Iterable[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n", 1)[0])
     parser.add_argument("--tenants", default="10,100", help="comma-separated (default 10,100)")
@@ -518,8 +533,10 @@ def main(argv: Iterable[str] | None = None) -> int:
     low, high = args.counts
     meta = {
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs (counts do not depend on "
-        f"load: {load_before[0]:.1f} before / {os.getloadavg()[0]:.1f} after)",
+        "machine": f"{platform.machine()}, {_cpu_model()}, {os.cpu_count()} CPUs (counts do "
+        f"not depend on load: {load_before[0]:.1f} before / {os.getloadavg()[0]:.1f} after; "
+        "they do on the CPU model: glibc picks its copy and string routines for it, and "
+        "callgrind simulates its caches)",
         "software": f"Python {platform.python_version()}, Django {django.__version__}, "
         f"psycopg {psycopg.__version__} ({psycopg.pq.__impl__}), PostgreSQL 15 "
         "(Debian's binaries) over loopback TCP, valgrind's callgrind",
