@@ -63,8 +63,10 @@ def _set_config(schema: str, local: bool) -> str:
     return f"SELECT pg_catalog.set_config('search_path', '\"{schema}\"', {flag})"
 
 
+#: The one form whose text holds a placeholder for the schema name (sent as a parameter).
+NAMES_AS_PARAMETERS = "SET %s; read (names as parameters)"
 #: name -> (statement text for a schema, statements in front of the read); the read takes
-#: the parameter ``(7,)``, after the schema name for the forms that take it as one.
+#: the parameter ``(7,)``, after the schema name in ``NAMES_AS_PARAMETERS``.
 FORMS: dict[str, tuple[Callable[[str], str], int]] = {
     "read alone (qualified, no path)": (
         lambda schema: f'SELECT id, name FROM "{schema}".t WHERE id = %s',  # noqa: S608
@@ -76,7 +78,7 @@ FORMS: dict[str, tuple[Callable[[str], str], int]] = {
     ),
     "set_config(false); read (before)": (lambda s: f"{_set_config(s, False)}; {READ}", 1),
     "SET; read (now)": (lambda s: f'SET search_path TO "{s}"; {READ}', 1),
-    "SET %s; read (names as parameters)": (lambda s: f"SET search_path TO %s; {READ}", 1),
+    NAMES_AS_PARAMETERS: (lambda s: f"SET search_path TO %s; {READ}", 1),
     "set_config(true); read (before, transaction pooling)": (
         lambda s: f"{_set_config(s, True)}; {READ}",
         1,
@@ -101,10 +103,8 @@ CLIENT_FORMS = {
     "plain": "read alone (qualified, no path)",
     "set_config": "set_config(false); read (before)",
     "SET": "SET; read (now)",
-    "SET-param": "SET %s; read (names as parameters)",
+    "SET-param": NAMES_AS_PARAMETERS,
 }
-#: The forms whose text holds a placeholder for the schema name (sent as a parameter).
-NAME_PARAMETER_FORMS = {"SET %s; read (names as parameters)"}
 
 
 AFFINITY = "read on its schema's own connection (affinity)"
@@ -150,7 +150,7 @@ def _run(
 ) -> tuple[float, float, float]:
     make, prefixes = FORMS[form]
     texts = [make(schema) for schema in SCHEMAS]
-    if form in NAME_PARAMETER_FORMS:
+    if form == NAMES_AS_PARAMETERS:
         params = [(schema, 7) for schema in SCHEMAS]
     else:
         params = [(7,)] * len(SCHEMAS)
